@@ -1,0 +1,179 @@
+"""Built-in area coordinators: ``none``, ``schedule_tracking`` and ``agc``.
+
+All three bid the area's flexibility into the market and dispatch the
+awards back to the area's dispatchable units in the same way
+(:mod:`area_control.aggregation`); they differ in how they balance the area
+between market intervals.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from area_control.aggregation import area_orders, dispatchable_setpoints, share
+from area_control.base import AreaAction, AreaCoordinator, AreaState
+from hierarchy.messages import Bid, Offer, UnitGroupInfo
+
+__all__ = ["NoCoordinator", "ScheduleTracking", "AGC"]
+
+
+class _MarketArea(AreaCoordinator):
+    """Aggregation into orders and disaggregation of awards, shared by all."""
+
+    def orders(self, state: AreaState, interval_start_ms: int) -> tuple[list[Offer], list[Bid]]:
+        meas = state.measurement
+        if meas is None:
+            return [], []
+        return area_orders(
+            self.area, self.groups, state.units, meas.load_mw,
+            meas.uncontrolled_generation_mw, self.price_cap, interval_start_ms, state.time_ms,
+        )
+
+    def dispatch(self, state: AreaState) -> dict[str, np.ndarray]:
+        awards = state.awards.get(state.interval_start_ms(), {})
+        return {
+            group: dispatchable_setpoints(self.area, info, awards)
+            for group, info in self.groups.items()
+            if info.kind == "dispatchable" and info.takes_setpoints and awards
+        }
+
+    def _balancing_groups(self, kind: str) -> list[UnitGroupInfo]:
+        return [g for g in self.groups.values() if g.kind == kind and g.takes_setpoints]
+
+
+class NoCoordinator(_MarketArea):
+    """No balancing: the area only trades (``policy: none``).
+
+    Its dispatchable units follow their market awards; nothing else moves.
+    """
+
+    name = "none"
+    defaults: Mapping[str, Any] = {}
+
+    def control(self, state: AreaState) -> AreaAction:
+        return AreaAction(self.dispatch(state), math.nan)
+
+
+class ScheduleTracking(_MarketArea):
+    """Keep the area's net export on its market schedule.
+
+    At each call: ``ACE = P_export,measured − P_schedule`` [MW] (the area is
+    grid-connected: Δf = 0). Dispatchable units go to their awards; the
+    area's batteries (then its dispatchable units, beyond their awards) take
+    the correction ``−gain·ACE`` net of what the dispatchables' move to their
+    awards already brings, shared by rating within each unit's reported range.
+    The correction is computed from the *measured* unit outputs, so repeated
+    calls on the same measurement give the same setpoints (no wind-up).
+
+    Parameters (``params``)
+    -----------------------
+    gain : float
+        Fraction of the ACE corrected per call (default 1.0).
+    deadband_mw : float
+        |ACE| below which nothing is corrected [MW] (default 0).
+    """
+
+    name = "schedule_tracking"
+    defaults: Mapping[str, Any] = {"gain": 1.0, "deadband_mw": 0.0}
+
+    def control(self, state: AreaState) -> AreaAction:
+        setpoints = self.dispatch(state)
+        schedule_mw = state.schedule_mw()
+        meas = state.measurement
+        if meas is None or not math.isfinite(schedule_mw):
+            return AreaAction(setpoints, math.nan)
+        ace_mw = meas.net_export_mw - schedule_mw
+        correction_mw = 0.0 if abs(ace_mw) <= self.params["deadband_mw"] else -self.params["gain"] * ace_mw
+        move_mw = 0.0
+        for group, target in setpoints.items():
+            status = state.units.get(group)
+            if status is not None:
+                move_mw += float(np.sum(target - status.p_mw))
+        residual_mw = self._move(state, "storage", correction_mw - move_mw, setpoints, base=None)
+        self._move(state, "dispatchable", residual_mw, setpoints, base=setpoints)
+        return AreaAction(setpoints, ace_mw)
+
+    def _move(self, state, kind, delta_mw, setpoints, base) -> float:
+        """Move the groups of ``kind`` by ``delta_mw`` in total; return what is left."""
+        for info in self._balancing_groups(kind):
+            status = state.units.get(info.group)
+            if status is None or delta_mw == 0.0:
+                continue
+            start = base[info.group] if base and info.group in base else status.p_mw
+            target = share(
+                float(np.sum(start)) + delta_mw, status.p_min_mw, status.p_max_mw, info.rating_mw
+            )
+            delta_mw -= float(np.sum(target) - np.sum(start))
+            setpoints[info.group] = target
+        return delta_mw
+
+
+class AGC(_MarketArea):
+    """Automatic generation control: PI on the area control error.
+
+    ``ACE = (P_tie − P_tie,sched) + B·Δf`` [MW] with the bias ``B`` [MW/Hz]
+    (``bias_mw_per_hz``; ``auto`` is resolved by the builder to the area's
+    frequency response characteristic β). The area's total reference moves
+    at ``−ki·ACE`` [MW/s] and the units get ``P_ref − kp·ACE`` shared by
+    their participation factors within their reported ranges
+    (Kundur, *Power System Stability and Control*, 1994, §11.1.5;
+    Wood & Wollenberg, *Power Generation, Operation and Control*, ch. 10).
+
+    Parameters (``params``)
+    -----------------------
+    ki : float
+        Integral gain [1/s].
+    kp : float
+        Proportional gain [MW/MW].
+    bias_mw_per_hz : float
+        Frequency bias B [MW/Hz] (> 0).
+    participation : mapping
+        Unit id → participation factor (default: by rating).
+    period_s : float
+        The coordinator's period [s] (set by the builder).
+    """
+
+    name = "agc"
+    defaults: Mapping[str, Any] = {
+        "ki": 0.05, "kp": 0.0, "bias_mw_per_hz": "auto", "participation": {}, "period_s": 4.0,
+    }
+
+    def __init__(self, area, groups, params, price_cap=3000.0):
+        super().__init__(area, groups, params, price_cap)
+        self._p_ref_mw: float | None = None
+
+    def control(self, state: AreaState) -> AreaAction:
+        meas = state.measurement
+        units = [g for g in self.groups.values()
+                 if g.kind in ("dispatchable", "storage") and g.takes_setpoints]
+        statuses = [state.units.get(g.group) for g in units]
+        if meas is None or any(s is None for s in statuses) or not units:
+            return AreaAction({}, math.nan)
+        schedule_mw = state.schedule_mw()
+        if not math.isfinite(schedule_mw):
+            schedule_mw = 0.0 if self._p_ref_mw is None else self._schedule_hold
+        self._schedule_hold = schedule_mw
+        delta_f_hz = meas.frequency_hz - state.f0_hz
+        ace_mw = (meas.net_export_mw - schedule_mw) + float(self.params["bias_mw_per_hz"]) * delta_f_hz
+        if self._p_ref_mw is None:
+            self._p_ref_mw = float(sum(np.sum(s.p_mw) for s in statuses))
+        self._p_ref_mw -= float(self.params["ki"]) * ace_mw * float(self.params["period_s"])
+        total_mw = self._p_ref_mw - float(self.params["kp"]) * ace_mw
+        p_min = np.concatenate([s.p_min_mw for s in statuses])
+        p_max = np.concatenate([s.p_max_mw for s in statuses])
+        self._p_ref_mw = float(np.clip(self._p_ref_mw, p_min.sum(), p_max.sum()))
+        weights = np.concatenate([self._weights(g) for g in units])
+        target = share(total_mw, p_min, p_max, weights)
+        setpoints, start = {}, 0
+        for g in units:
+            setpoints[g.group] = target[start:start + len(g.unit_ids)]
+            start += len(g.unit_ids)
+        return AreaAction(setpoints, ace_mw)
+
+    def _weights(self, info: UnitGroupInfo) -> np.ndarray:
+        factors = self.params["participation"]
+        if not factors:
+            return np.asarray(info.rating_mw, dtype=float)
+        return np.array([float(factors.get(u, factors.get(info.group, 0.0))) for u in info.unit_ids])

@@ -1,0 +1,174 @@
+"""The Python API, mirroring the CLI: ``hierarchy.run(path_or_scenario) -> Result``.
+
+Examples
+--------
+>>> import hierarchy
+>>> result = hierarchy.run("scenarios/quickstart.yaml", out="/tmp/hiergrid-doc")  # doctest: +SKIP
+>>> result.summary["energy"]["load_mwh"]  # doctest: +SKIP
+>>> result.frame("bus_vm_pu").min().min()  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import yaml
+
+from hierarchy.scenario import Scenario, ScenarioError, load_scenario, resolved_dict
+
+__all__ = ["run", "Result", "RunInterrupted"]
+
+
+class RunInterrupted(RuntimeError):
+    """Raised inside the run when SIGTERM arrives (Ctrl-C raises KeyboardInterrupt)."""
+
+
+class Result:
+    """What a run produced: its summary and its timeseries tables.
+
+    Attributes
+    ----------
+    summary : dict
+        The content of ``summary.json``.
+    out_dir : Path or None
+        Where the files were written (None if nothing was written).
+    events : pandas.DataFrame
+        Scenario events, trips and reconnects, late orders (time, kind, target, detail).
+    trace : list or None
+        The message trace (when run with ``trace=True``).
+    """
+
+    def __init__(self, summary: dict, frames: dict[str, pd.DataFrame], out_dir: Path | None,
+                 events: pd.DataFrame, trace: list | None = None, runtime: Any = None):
+        self.summary = summary
+        self._frames = frames
+        self.out_dir = out_dir
+        self.events = events
+        self.trace = trace
+        self.runtime = runtime
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """One timeseries table by its contract name (``bus_vm_pu``, ``market_price`` ...)."""
+        if name not in self._frames:
+            raise KeyError(f"no table {name!r}; tables: {', '.join(sorted(self._frames))}")
+        return self._frames[name]
+
+    @property
+    def frame_names(self) -> list[str]:
+        return sorted(self._frames)
+
+    def __repr__(self) -> str:
+        return f"Result({self.summary.get('name')!r}, steps={self.summary.get('steps')}, out_dir={self.out_dir})"
+
+
+def _scenario_of(source) -> tuple[Scenario, bytes]:
+    if isinstance(source, Scenario):
+        return source, yaml.safe_dump(resolved_dict(source)).encode()
+    if isinstance(source, Mapping):
+        return load_scenario(source), yaml.safe_dump(dict(source)).encode()
+    path = Path(source)
+    scenario = load_scenario(path)
+    return scenario, path.read_bytes()
+
+
+@contextmanager
+def _sigterm_as_exception():
+    def handler(signum, frame):
+        raise RunInterrupted("terminated by SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(source: str | os.PathLike | Mapping | Scenario, *, out: str | os.PathLike | None = None,
+        seed: int | None = None, quiet: bool = True, write: bool = True, trace: bool = False,
+        progress: bool | None = None) -> Result:
+    """Run a scenario through all three tiers.
+
+    Parameters
+    ----------
+    source : path, mapping or Scenario
+        The scenario (YAML file, its content as a mapping, or validated).
+    out : path, optional
+        Output folder (default: the scenario's ``outputs.dir``).
+    seed : int, optional
+        Overrides the scenario's ``seed``.
+    quiet : bool
+        No progress bar.
+    write : bool
+        Write the output files (summary, timeseries, plots, provenance).
+    trace : bool
+        Keep the message trace in ``Result.trace``.
+
+    Returns
+    -------
+    Result
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario is invalid (nothing is run).
+    """
+    from hierarchy.build import build
+    from hierarchy.engine import Engine
+    from hierarchy.results import write_results
+    from hierarchy.summary import summarize
+
+    scenario, raw = _scenario_of(source)
+    if seed is not None:
+        scenario = scenario.model_copy(update={"seed": int(seed)})
+    wall_start = time.perf_counter()
+    rt = build(scenario, trace=trace)
+    out_dir = Path(out) if out is not None else Path(scenario.outputs.dir)
+    bar = _progress_bar(rt.n_steps, quiet if progress is None else not progress)
+    engine = Engine(rt, progress=bar.update if bar is not None else None)
+    complete, failure = True, None
+    try:
+        with _sigterm_as_exception():
+            engine.run()
+    except (KeyboardInterrupt, RunInterrupted) as exc:
+        complete, failure = False, exc
+    except Exception as exc:  # keep what was computed, then re-raise
+        complete, failure = False, exc
+    finally:
+        if bar is not None:
+            bar.close()
+    wall_s = time.perf_counter() - wall_start
+    summary = summarize(rt, wall_s, complete)
+    if failure is not None:
+        summary["error"] = f"{type(failure).__name__}: {failure}"
+    frames = rt.recorder.frames(scenario.time.start, rt.step_ms)
+    events = rt.recorder.events_frame(scenario.time.start)
+    result = Result(summary, frames, out_dir if write else None, events, rt.trace, rt)
+    if write:
+        write_results(result, scenario, raw, hashlib.sha256(raw).hexdigest())
+    if failure is not None and not isinstance(failure, (KeyboardInterrupt, RunInterrupted)):
+        failure.result = result  # type: ignore[attr-defined]
+        raise failure
+    if failure is not None:
+        failure.result = result  # type: ignore[attr-defined]
+        raise failure
+    return result
+
+
+def _progress_bar(total: int, disabled: bool):
+    if disabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="step", file=sys.stderr, delay=2.0, mininterval=0.5,
+                dynamic_ncols=True, desc="hiergrid")

@@ -1,0 +1,255 @@
+"""The builder: a validated scenario becomes a wired :class:`Runtime`.
+
+Configuration flows one way: YAML → :class:`~hierarchy.scenario.Scenario`
+→ plain constructor arguments. The builder loads the network and profiles,
+assigns buses to areas, constructs every policy, coordinator and market,
+and wires them with links. Everything that can only be checked against the
+grid (elements, buses, policy/element fit) is checked here and raised as a
+:class:`~hierarchy.scenario.ScenarioError` naming the key path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from hierarchy import registry
+from hierarchy.links import Link
+from hierarchy.scenario import Scenario, ScenarioError
+from hierarchy.wiring import (area_net_export_matrices, assign_areas, build_groups,
+                              coordinator_for, group_infos, market_for)
+
+__all__ = ["Runtime", "AreaRuntime", "build"]
+
+TIERS = ("unit", "area", "market")
+
+
+@dataclass
+class AreaRuntime:
+    """One area at run time: its coordinator, inbox and what it knows."""
+
+    id: str
+    index: int
+    policy_name: str
+    coordinator: Any
+    state: Any
+    inbox: simpy.Store
+    period_ms: int
+    ace_mw: float = float("nan")
+    last_sent: dict = field(default_factory=dict)
+
+
+@dataclass
+class Runtime:
+    """Everything the engine runs: plant, tiers, links, recorder."""
+
+    scenario: Scenario
+    env: simpy.Environment
+    plant: Any
+    groups: list
+    areas: list[AreaRuntime]
+    area_of_bus: np.ndarray
+    links: dict[tuple[str, str], Link]
+    unit_inbox: dict[str, simpy.Store]
+    market_inbox: simpy.Store
+    market: Any
+    recorder: Any
+    events: list
+    trace: list | None
+    export_matrices: dict[str, Any]
+    uncontrolled_gen: dict[str, np.ndarray]
+    customer_class: dict[str, str]
+    f0_hz: float
+    step_ms: int
+    n_steps: int
+    duration_ms: int
+    interval_ms: int
+    gate_closure_ms: int
+    control_tol: float
+    control_max_iter: int
+
+    @property
+    def area_index(self) -> dict[str, int]:
+        return {area.id: area.index for area in self.areas}
+
+    # ----------------------------------------------------- unit observations
+    def observe(self, group, time_ms: int):
+        """The group's :class:`~unit_control.base.Observation` now (no link)."""
+        from unit_control.base import Observation  # tiers are imported lazily
+
+        plant, n = self.plant, group.n_units
+        if group.table in plant.tables:
+            p_avail = plant.available_mw(group.table, group.positions)
+            q_base = plant.base_q_mvar(group.table, group.positions)
+        else:
+            p_avail, q_base = np.zeros(n), np.zeros(n)
+        return Observation(
+            time_ms=time_ms, step_s=self.step_ms / 1000.0,
+            vm_pu=plant.vm_pu[group.bus_positions], f_hz=np.full(n, self.f0_hz),
+            f0_hz=self.f0_hz, p_avail_mw=p_avail, q_base_mvar=q_base,
+            p_set_mw=group.p_set_mw.copy(), price_per_mwh=group.price_per_mwh.copy(),
+            p_mw=group.p_mw.copy(), q_mvar=group.q_mvar.copy(),
+        )
+
+    # ----------------------------------------------------------- measurement
+    def net_export_mw(self) -> np.ndarray:
+        """Net export of every area [MW]: the flows leaving it (export positive)."""
+        pf, m = self.plant.powerflow, self.export_matrices
+        total = (m["line_from"] @ np.nan_to_num(pf.line_p_from_mw)
+                 + m["line_to"] @ np.nan_to_num(pf.line_p_to_mw)
+                 + m["trafo_hv"] @ np.nan_to_num(pf.trafo_p_hv_mw)
+                 + m["trafo_lv"] @ np.nan_to_num(pf.trafo_p_lv_mw)
+                 - m["ext_grid"] @ np.nan_to_num(pf.ext_grid_p_mw))
+        return np.asarray(total, dtype=float)
+
+    def measure_area(self, a: int, time_ms: int):
+        from hierarchy.messages import AreaMeasurement
+
+        plant = self.plant
+        load_bus_area = self.export_matrices["load_area"]
+        load_mw = float(np.sum(plant.tables["load"].p_mw[load_bus_area == a]))
+        other = 0.0
+        for table, rows in self.uncontrolled_gen.items():
+            mask = rows[1] == a
+            other += float(np.sum(plant.tables[table].p_mw[rows[0][mask]]))
+        return AreaMeasurement(self.areas[a].id, float(self.net_export_mw()[a]), load_mw, other,
+                               self.f0_hz, time_ms)
+
+    # ----------------------------------------------------------------- market
+    def market_intervals(self) -> list[int]:
+        """Delivery interval starts [ms] that have a market (bids sent after t=0)."""
+        starts = range(0, self.duration_ms, self.interval_ms)
+        return [t for t in starts if t - 2 * self.gate_closure_ms > 0]
+
+    def upstream_orders(self, start_ms: int):
+        """The upstream grid as a market participant: import offer, export bid."""
+        from hierarchy.messages import Bid, Offer
+
+        up = self.scenario.market.upstream
+        offers = [Offer("upstream", up.import_limit_mw, up.import_price, start_ms)]
+        bids = [Bid("upstream", up.export_limit_mw, up.export_price, start_ms)]
+        return [o for o in offers if o.quantity_mw > 0], [b for b in bids if b.quantity_mw > 0]
+
+    @property
+    def tariffs(self) -> dict[str, dict]:
+        return {name: (t.model_dump(by_alias=True) if hasattr(t, "model_dump") else dict(t))
+                for name, t in self.scenario.market.tariffs.items()}
+
+    def retail_price(self, tariff: dict, start_ms: int, clearing_price: float) -> float:
+        from market_control.tariffs import retail_price_per_mwh
+
+        start = self.scenario.time.start
+        hour = (start.hour + start.minute / 60 + start_ms / 3_600_000) % 24
+        return float(np.asarray(retail_price_per_mwh(tariff, np.array([hour]), clearing_price))[0])
+
+    # ----------------------------------------------------------------- events
+    def apply_event(self, event) -> None:
+        from hierarchy.plant.topology import parse_element
+
+        if event.kind == "comm_outage":
+            pair = tuple(event.between)
+            for key, link in self.links.items():
+                if set(key) == set(pair):
+                    link.outage(event.duration)
+            return
+        table, index = parse_element(event.target)
+        position = int(np.flatnonzero(self.plant.net[table].index == index)[0])
+        if event.kind == "load_step":
+            self.plant.add_load(position, float(event.delta_mw))
+        elif event.kind == "unit_trip":
+            self.plant.trip(table, position)
+        elif event.kind in ("line_outage", "line_restore"):
+            self.plant.set_line(position, event.kind == "line_restore")
+
+    def describe_event(self, event) -> str:
+        if event.kind == "comm_outage":
+            return f"{'-'.join(event.between)} for {event.duration / 1000:g} s"
+        if event.kind == "load_step":
+            return f"{event.delta_mw:+g} MW"
+        return ""
+
+
+def build(scenario: Scenario, trace: bool = False):
+    """Wire a run from a validated scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario.
+    trace : bool
+        Keep a trace of every message (sent, lost, delivered) for tests.
+
+    Returns
+    -------
+    Runtime
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario does not fit the grid.
+    """
+    from hierarchy.plant.network import load_net
+    from hierarchy.plant.plant import Plant
+    from hierarchy.plant.profiles import build_profiles
+    from hierarchy.recorder import Recorder
+
+    grid = scenario.grid
+    try:
+        net = load_net(grid.source, code=grid.code, name=grid.name, options=grid.options,
+                       path=grid.path)
+    except (ValueError, OSError) as exc:
+        raise ScenarioError("grid", str(exc)) from None
+    time = scenario.time
+    n_steps = int(time.duration // time.step)
+    try:
+        profiles = build_profiles(net, scenario.profiles.source, time.start, time.step, n_steps,
+                                  scenario.seed, path=scenario.profiles.path)
+    except (ValueError, OSError) as exc:
+        raise ScenarioError("profiles", str(exc)) from None
+    area_ids, area_of_bus = assign_areas(net, scenario.areas)
+    plant = Plant(net, profiles, backend=grid.solver)
+    groups = build_groups(scenario, net, plant, area_of_bus)
+    env = simpy.Environment()
+    rng = np.random.default_rng(scenario.seed)
+    trace_list: list | None = [] if trace else None
+    links = _links(scenario, env, rng, trace_list)
+    market = market_for(scenario)
+    interval_ms = scenario.market.interval
+    areas = []
+    for index, (area_id, config) in enumerate(zip(area_ids, scenario.areas)):
+        infos = group_infos(groups, index, area_id)
+        coordinator, state = coordinator_for(scenario, index, config, infos, groups, net, area_of_bus)
+        areas.append(AreaRuntime(area_id, index, config.coordinator.policy, coordinator, state,
+                                 simpy.Store(env), config.coordinator.period))
+    matrices, uncontrolled = area_net_export_matrices(net, area_of_bus, groups)
+    rt = Runtime(
+        scenario=scenario, env=env, plant=plant, groups=groups, areas=areas,
+        area_of_bus=area_of_bus, links=links,
+        unit_inbox={g.id: simpy.Store(env) for g in groups}, market_inbox=simpy.Store(env),
+        market=market, recorder=None, events=list(scenario.events), trace=trace_list,
+        export_matrices=matrices, uncontrolled_gen=uncontrolled,
+        customer_class={g.id: str(g.policy.params.get("customer_class", "default")) for g in groups},
+        f0_hz=grid.f0_hz, step_ms=time.step, n_steps=n_steps, duration_ms=n_steps * time.step,
+        interval_ms=interval_ms, gate_closure_ms=scenario.market.gate_closure,
+        control_tol=scenario.control.tol, control_max_iter=scenario.control.max_iter,
+    )
+    rt.recorder = Recorder(rt)
+    return rt
+
+
+def _links(scenario: Scenario, env, rng, trace) -> dict[tuple[str, str], Link]:
+    comm = scenario.communication
+    links = {}
+    for a in TIERS:
+        for b in TIERS:
+            if a == b or {a, b} == {"unit", "market"}:
+                continue
+            latency, loss = comm.default.latency, comm.default.loss
+            for override in comm.links:
+                if set(override.between) == {a, b}:
+                    latency = override.latency if override.latency is not None else latency
+                    loss = override.loss if override.loss is not None else loss
+            links[(a, b)] = Link(env, f"{a}->{b}", int(latency), float(loss), rng, trace)
+    return links

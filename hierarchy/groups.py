@@ -1,0 +1,76 @@
+"""Runtime wiring of one unit group: its policy, its elements and its inputs.
+
+A :class:`UnitGroup` is the engine's side of a scenario's ``units[]`` entry:
+it builds the policy's :class:`~unit_control.base.Observation` from the
+plant's arrays (no link: unit controllers sit at the device) and writes the
+policy's :class:`~unit_control.base.Command` back into the plant.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["UnitGroup"]
+
+
+@dataclass
+class UnitGroup:
+    """One unit group at run time.
+
+    Attributes
+    ----------
+    id : str
+        The scenario's ``units[].id``.
+    policy_name : str
+        Registered name or ``module:Class``.
+    policy : UnitPolicy
+        The policy instance controlling all the group's units.
+    kind : str
+        ``renewable``, ``storage``, ``dispatchable``, ``flexible_load``,
+        ``tap`` or ``other``.
+    table : str
+        pandapower table of the group's elements.
+    positions : ndarray of int
+        Row positions of the elements in their table.
+    unit_ids : list of str
+        Element names (``sgen/3``).
+    bus_positions : ndarray of int
+        Bus-table positions of the elements' buses (trafo: LV bus).
+    area_of_unit : ndarray of int
+        Area index of each unit.
+    rating_mw : ndarray
+        Rating per unit [MW].
+    """
+
+    id: str
+    policy_name: str
+    policy: object
+    kind: str
+    table: str
+    positions: np.ndarray
+    unit_ids: list[str]
+    bus_positions: np.ndarray
+    area_of_unit: np.ndarray
+    rating_mw: np.ndarray
+    p_set_mw: np.ndarray = field(init=False)
+    price_per_mwh: np.ndarray = field(init=False)
+    p_mw: np.ndarray = field(init=False)
+    q_mvar: np.ndarray = field(init=False)
+    connected: np.ndarray = field(init=False)
+    tap_pos: np.ndarray | None = None
+    offer_price: float = 0.0
+    takes_setpoints: bool = False
+
+    def __post_init__(self) -> None:
+        n = len(self.unit_ids)
+        self.p_set_mw = np.full(n, np.nan)
+        self.price_per_mwh = np.full(n, np.nan)
+        self.p_mw = np.zeros(n)
+        self.q_mvar = np.zeros(n)
+        self.connected = np.ones(n, dtype=bool)
+        self.by_area = {int(a): np.flatnonzero(self.area_of_unit == a) for a in np.unique(self.area_of_unit)}
+
+    @property
+    def n_units(self) -> int:
+        return len(self.unit_ids)

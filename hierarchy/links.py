@@ -1,0 +1,108 @@
+"""Communication links between tiers: a ``simpy.Store`` behind a delay.
+
+Every message between tiers crosses a :class:`Link`. A link delays each
+message by its latency and drops it with probability ``loss``, drawn from
+the run's seeded random generator so that runs repeat exactly. During a
+communication outage it drops everything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from hierarchy.clock import Order, tick
+
+__all__ = ["Link", "LinkStats", "TraceRecord"]
+
+
+@dataclass(frozen=True)
+class TraceRecord:
+    """One line of the message trace: what happened to a message, when."""
+
+    time_ms: int
+    what: str  # "sent" | "lost" | "delivered"
+    link: str
+    message: str  # message type name
+    detail: str = ""
+
+
+@dataclass
+class LinkStats:
+    """Counters of one link."""
+
+    sent: int = 0
+    lost: int = 0
+    delivered: int = 0
+
+
+@dataclass
+class Link:
+    """A one-way link with latency [ms] and loss probability.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+        Environment (time in [ms]).
+    name : str
+        ``"area->market"`` and the like, for traces and messages.
+    latency_ms : int
+        Delay of every message [ms].
+    loss : float
+        Probability in [0, 1] that a message is lost.
+    rng : numpy.random.Generator
+        Seeded generator for losses.
+    trace : list or None
+        If a list, every send, loss and delivery is appended to it.
+
+    Examples
+    --------
+    >>> env = simpy.Environment()
+    >>> link = Link(env, "area->market", 500, 0.0, np.random.default_rng(0))
+    >>> inbox = simpy.Store(env)
+    >>> link.send("hello", inbox)
+    True
+    >>> env.run(until=499); len(inbox.items)
+    0
+    >>> env.run(until=501); inbox.items
+    ['hello']
+    """
+
+    env: simpy.Environment
+    name: str
+    latency_ms: int
+    loss: float
+    rng: np.random.Generator
+    trace: list | None = None
+    stats: LinkStats = field(default_factory=LinkStats)
+    down_until_ms: int = -1
+
+    def send(self, message: Any, inbox: simpy.Store) -> bool:
+        """Send ``message`` into ``inbox``; return False if it was lost."""
+        now = int(self.env.now)
+        self.stats.sent += 1
+        lost = now < self.down_until_ms or (self.loss > 0.0 and self.rng.random() < self.loss)
+        if self.trace is not None:
+            self.trace.append(TraceRecord(now, "sent", self.name, type(message).__name__))
+        if lost:
+            self.stats.lost += 1
+            if self.trace is not None:
+                self.trace.append(TraceRecord(now, "lost", self.name, type(message).__name__))
+            return False
+        event = tick(self.env, self.latency_ms, Order.DELIVERY)
+        event.callbacks.append(lambda _event: self._deliver(message, inbox))
+        return True
+
+    def outage(self, duration_ms: int) -> None:
+        """Drop every message sent from now for ``duration_ms`` [ms]."""
+        self.down_until_ms = max(self.down_until_ms, int(self.env.now) + int(duration_ms))
+
+    def _deliver(self, message: Any, inbox: simpy.Store) -> None:
+        self.stats.delivered += 1
+        inbox.put(message)
+        if self.trace is not None:
+            self.trace.append(
+                TraceRecord(int(self.env.now), "delivered", self.name, type(message).__name__)
+            )

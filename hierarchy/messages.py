@@ -1,0 +1,250 @@
+"""Messages between the tiers: small, frozen, typed, timestamped dataclasses.
+
+Their types are the data-flow documentation of hiergrid:
+
+* up, from units to their area: :class:`UnitStatus`, and from the area's
+  meters: :class:`AreaMeasurement`;
+* up, from areas to the market: :class:`Offer` and :class:`Bid`;
+* down, from the market to areas: :class:`Award` and :class:`Price`;
+* down, from areas to units: :class:`UnitSetpoint`.
+
+Sign convention, once for the whole package: generation and export are
+positive; consumption and import are negative. Times are integer
+milliseconds since ``time.start`` (``*_ms``).
+
+Every message crosses a :class:`hierarchy.links.Link` (latency and loss);
+no tier reads another tier's state directly.
+
+Examples
+--------
+>>> Offer("pv_north", 2.0, 0.0)
+Offer(participant='pv_north', quantity_mw=2.0, price=0.0, interval_start_ms=0, area=None, sent_ms=0)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "UnitStatus", "AreaMeasurement", "UnitSetpoint", "Offer", "Bid", "Award", "Price",
+    "UnitGroupInfo",
+]
+
+
+def _frozen_array(values) -> np.ndarray:
+    array = np.array(values, dtype=float)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True)
+class UnitStatus:
+    """State of one unit group inside one area, sent up to the area.
+
+    All arrays are aligned with ``unit_ids``.
+
+    Attributes
+    ----------
+    group : str
+        Id of the unit group (the scenario's ``units[].id``).
+    area : str
+        Id of the area the units belong to.
+    unit_ids : tuple of str
+        Element names, ``table/index`` (``sgen/3``).
+    p_mw, q_mvar : ndarray
+        Output at the last settled step [MW], [Mvar] (generation positive).
+    p_min_mw, p_max_mw : ndarray
+        Range the units can reach at the next step [MW]; a battery's
+        ``p_min_mw`` is negative (charging).
+    energy_mwh : ndarray
+        Stored energy [MWh] (NaN for units that store none).
+    time_ms : int
+        Measurement time [ms since start].
+    """
+
+    group: str
+    area: str
+    unit_ids: tuple[str, ...]
+    p_mw: np.ndarray
+    q_mvar: np.ndarray
+    p_min_mw: np.ndarray
+    p_max_mw: np.ndarray
+    energy_mwh: np.ndarray
+    time_ms: int
+
+    def __post_init__(self) -> None:
+        for name in ("p_mw", "q_mvar", "p_min_mw", "p_max_mw", "energy_mwh"):
+            object.__setattr__(self, name, _frozen_array(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class AreaMeasurement:
+    """Meter readings of one area at a settled physics step, sent to the area.
+
+    Attributes
+    ----------
+    area : str
+        Area id.
+    net_export_mw : float
+        Sum of the active power flows leaving the area [MW] (export positive).
+    load_mw : float
+        Consumption of the area's loads, controlled or not [MW] (>= 0).
+    uncontrolled_generation_mw : float
+        Output of generators that no unit group controls [MW].
+    frequency_hz : float
+        Frequency of the area's island [Hz].
+    time_ms : int
+        Measurement time [ms since start].
+    """
+
+    area: str
+    net_export_mw: float
+    load_mw: float
+    uncontrolled_generation_mw: float
+    frequency_hz: float
+    time_ms: int
+
+
+@dataclass(frozen=True)
+class UnitSetpoint:
+    """Setpoints and the price from an area to one of its unit groups.
+
+    Attributes
+    ----------
+    group, area : str
+        Destination unit group and the sending area.
+    p_mw : ndarray
+        Setpoint per unit [MW], aligned with the group's units in that area;
+        NaN means "no setpoint, follow your local rule".
+    time_ms : int
+        Sending time [ms since start].
+    price_per_mwh : float
+        Retail price the group faces from now on [per MWh]; NaN = unchanged.
+    """
+
+    group: str
+    area: str
+    p_mw: np.ndarray
+    time_ms: int
+    price_per_mwh: float = float("nan")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "p_mw", _frozen_array(self.p_mw))
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A sell offer: up to ``quantity_mw`` at ``price`` [per MWh] or more.
+
+    ``interval_start_ms`` is the start of the delivery interval it is for.
+    """
+
+    participant: str
+    quantity_mw: float
+    price: float
+    interval_start_ms: int = 0
+    area: str | None = None
+    sent_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Bid:
+    """A buy bid: up to ``quantity_mw`` at ``price`` [per MWh] or less."""
+
+    participant: str
+    quantity_mw: float
+    price: float
+    interval_start_ms: int = 0
+    area: str | None = None
+    sent_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Award:
+    """Cleared quantity of one participant for one delivery interval.
+
+    ``quantity_mw`` is positive for a seller (offer accepted), negative for a
+    buyer (bid accepted). ``price`` is the price the participant settles at
+    [per MWh].
+    """
+
+    participant: str
+    quantity_mw: float
+    price: float
+    interval_start_ms: int
+    area: str | None = None
+    sent_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Price:
+    """A price published for a delivery interval [per MWh].
+
+    ``kind`` is ``"clearing"`` for the market price of ``area`` (or of the
+    whole market when ``area`` is None), or a tariff's customer class name
+    for a retail price.
+    """
+
+    price: float
+    interval_start_ms: int
+    interval_ms: int
+    area: str | None = None
+    kind: str = "clearing"
+    sent_ms: int = field(default=0)
+
+
+@dataclass(frozen=True)
+class UnitGroupInfo:
+    """What an area knows of one of its unit groups, given once at wiring.
+
+    Not a message on a link: the static part of a unit's registration with
+    its area (nameplate data and cost), which a real area controller holds in
+    its asset register. Arrays are aligned with ``unit_ids``.
+
+    Attributes
+    ----------
+    group, area : str
+        Unit group id and area id.
+    kind : str
+        ``renewable``, ``storage``, ``dispatchable``, ``flexible_load``,
+        ``tap`` or ``other``.
+    unit_ids : tuple of str
+        Element names (``sgen/3``).
+    rating_mw : ndarray
+        Rating per unit [MW].
+    takes_setpoints : bool
+        Whether the group's policy follows active-power setpoints.
+    p_min_mw, p_max_mw : ndarray
+        Technical output range per unit [MW].
+    cost_a, cost_b, cost_c : ndarray
+        Cost per hour ``a + b·P + c·P²`` [per h], [per MWh], [per MW²h].
+    offer_blocks : int
+        Number of equal offer blocks of a dispatchable unit.
+    offer_price : float
+        Offer price of a renewable group [per MWh].
+    bid_price : float
+        Bid price of a flexible load group [per MWh].
+    customer_class : str
+        Tariff class of a load group.
+    """
+
+    group: str
+    area: str
+    kind: str
+    unit_ids: tuple[str, ...]
+    rating_mw: np.ndarray
+    takes_setpoints: bool
+    p_min_mw: np.ndarray
+    p_max_mw: np.ndarray
+    cost_a: np.ndarray
+    cost_b: np.ndarray
+    cost_c: np.ndarray
+    offer_blocks: int = 1
+    offer_price: float = 0.0
+    bid_price: float = float("nan")
+    customer_class: str = "default"
+
+    def __post_init__(self) -> None:
+        for name in ("rating_mw", "p_min_mw", "p_max_mw", "cost_a", "cost_b", "cost_c"):
+            object.__setattr__(self, name, _frozen_array(getattr(self, name)))

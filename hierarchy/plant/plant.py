@@ -1,0 +1,157 @@
+"""The plant: one pandapower network under profiles, events and unit outputs.
+
+The only object the engine asks about physics. It keeps every injection as
+a numpy array in pandapower's table row order and sign convention (load and
+storage consumption positive, sgen/gen generation positive), hands them to
+:class:`~hierarchy.plant.powerflow.PowerFlow`, and turns the solution into
+the measurements the tiers see. Unit outputs come in with hiergrid's sign
+convention (generation positive) and are converted here, once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hierarchy.plant.powerflow import PowerFlow
+from hierarchy.plant.profiles import Profiles
+from hierarchy.plant.topology import element_bus
+
+__all__ = ["Plant", "INJECTION_TABLES"]
+
+#: tables whose active power the plant sets, with the sign that turns
+#: "generation positive" into pandapower's convention
+INJECTION_TABLES = {"load": -1.0, "sgen": 1.0, "storage": -1.0, "gen": 1.0}
+
+
+@dataclass
+class _Table:
+    p_mw: np.ndarray  # pandapower sign
+    q_mvar: np.ndarray
+    base_p_mw: np.ndarray  # profile value this step, pandapower sign
+    base_q_mvar: np.ndarray
+    in_service: np.ndarray  # bool
+    offset_p_mw: np.ndarray  # persistent event changes (load steps), pandapower sign
+
+
+class Plant:
+    """Network, profiles and power flow of one run.
+
+    Parameters
+    ----------
+    net : pandapowerNet
+        The network (the plant keeps its own copy inside the power flow).
+    profiles : Profiles
+        Injection profiles, one row per physics step.
+    backend : str
+        Power-flow backend: ``lightsim2grid`` or ``pandapower``.
+    """
+
+    def __init__(self, net, profiles: Profiles, backend: str = "lightsim2grid"):
+        self.net = net
+        self.profiles = profiles
+        self.powerflow = PowerFlow(net, backend=backend)
+        self.bus_index = np.asarray(net.bus.index)
+        self._bus_pos = {int(b): k for k, b in enumerate(self.bus_index)}
+        self.tables: dict[str, _Table] = {}
+        for table in INJECTION_TABLES:
+            frame = net[table]
+            n = len(frame)
+            q = frame["q_mvar"].to_numpy(dtype=float) if n else np.zeros(0)
+            in_service = frame["in_service"].to_numpy(dtype=bool) if n else np.zeros(0, bool)
+            self.tables[table] = _Table(
+                np.zeros(n), q.copy(), np.zeros(n), q.copy(), in_service, np.zeros(n)
+            )
+        self.line_in_service = net.line["in_service"].to_numpy(dtype=bool).copy()
+        # an initial solve on the first profile row gives the controllers a
+        # voltage to start from
+        if profiles.time_ms.size:
+            self.begin_step(0)
+            self.solve()
+
+    # ----------------------------------------------------------------- profiles
+    def begin_step(self, k: int) -> None:
+        """Load the profile row ``k`` as this step's base injections."""
+        rows = {
+            "load": (self.profiles.load_p_mw, self.profiles.load_q_mvar),
+            "sgen": (self.profiles.sgen_p_mw, None),
+            "storage": (self.profiles.storage_p_mw, None),
+            "gen": (self.profiles.gen_p_mw, None),
+        }
+        for table, (p_rows, q_rows) in rows.items():
+            t = self.tables[table]
+            if t.p_mw.size == 0:
+                continue
+            t.base_p_mw[:] = p_rows[k] + t.offset_p_mw
+            if q_rows is not None:
+                t.base_q_mvar[:] = q_rows[k]
+            t.p_mw[:] = t.base_p_mw * t.in_service
+            t.q_mvar[:] = t.base_q_mvar * t.in_service
+
+    def available_mw(self, table: str, positions: np.ndarray) -> np.ndarray:
+        """Profile output of elements this step, generation positive [MW]."""
+        t = self.tables[table]
+        return INJECTION_TABLES[table] * t.base_p_mw[positions] * t.in_service[positions]
+
+    def base_q_mvar(self, table: str, positions: np.ndarray) -> np.ndarray:
+        """Profile reactive power, injection positive [Mvar]."""
+        t = self.tables[table]
+        return INJECTION_TABLES[table] * t.base_q_mvar[positions] * t.in_service[positions]
+
+    # ------------------------------------------------------------ unit outputs
+    def set_output(self, table: str, positions: np.ndarray, p_mw: np.ndarray, q_mvar: np.ndarray) -> None:
+        """Set elements' output, generation/injection positive [MW], [Mvar]."""
+        t = self.tables[table]
+        sign = INJECTION_TABLES[table]
+        live = t.in_service[positions]
+        t.p_mw[positions] = sign * p_mw * live
+        t.q_mvar[positions] = sign * q_mvar * live
+
+    def output(self, table: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Current output of elements, generation positive [MW], [Mvar]."""
+        t = self.tables[table]
+        sign = INJECTION_TABLES[table]
+        return sign * t.p_mw[positions], sign * t.q_mvar[positions]
+
+    # ------------------------------------------------------------------ solve
+    def solve(self) -> bool:
+        """Solve the power flow with the current injections; True if converged."""
+        t = self.tables
+        return self.powerflow.solve(
+            t["load"].p_mw, t["load"].q_mvar, t["sgen"].p_mw, t["sgen"].q_mvar,
+            t["storage"].p_mw, t["storage"].q_mvar, t["gen"].p_mw,
+        )
+
+    @property
+    def vm_pu(self) -> np.ndarray:
+        return self.powerflow.vm_pu
+
+    def bus_positions(self, buses) -> np.ndarray:
+        """Positions in the bus table of bus indices."""
+        return np.array([self._bus_pos[int(b)] for b in buses], dtype=int)
+
+    def element_bus_positions(self, table: str, positions: np.ndarray) -> np.ndarray:
+        """Bus-table positions of the buses of elements at ``positions``."""
+        return self.bus_positions(element_bus(self.net, table)[positions])
+
+    # ----------------------------------------------------------------- events
+    def add_load(self, position: int, delta_mw: float) -> None:
+        """Change a load's demand persistently by ``delta_mw`` [MW] (consumption +)."""
+        t = self.tables["load"]
+        t.offset_p_mw[position] += delta_mw
+        t.base_p_mw[position] += delta_mw
+        t.p_mw[position] = t.base_p_mw[position] * t.in_service[position]
+
+    def trip(self, table: str, position: int) -> None:
+        """Take an element out of service (its output goes to zero)."""
+        if table in self.tables:
+            t = self.tables[table]
+            t.in_service[position] = False
+            t.p_mw[position] = 0.0
+            t.q_mvar[position] = 0.0
+        self.powerflow.set_in_service(table, position, False)
+
+    def set_line(self, position: int, in_service: bool) -> None:
+        """Open or close a line (topology change)."""
+        self.line_in_service[position] = in_service
+        self.powerflow.set_in_service("line", position, in_service)

@@ -1,0 +1,512 @@
+"""Fast, warm-started AC power flow on a fixed pandapower network.
+
+The network model is compiled once (and again only when the topology or a
+tap changes) with pandapower's own converter (``_pd2ppc``: bus fusion over
+closed bus-bus switches, auxiliary buses at open line/trafo switches,
+islands without slack set out of service, transformer model, taps, shunts,
+wards). Each step then only rebuilds the bus injection vector from numpy
+arrays and runs lightsim2grid's compiled Newton-Raphson (KLU) from the last
+solution. Because the admittance matrix and injections are pandapower's,
+results equal ``pandapower.runpp(net, lightsim2grid=False)`` to the solver
+tolerance. Sign conventions follow pandapower: loads and storage consume
+with ``p_mw > 0``, sgens and gens generate with ``p_mw > 0``, an ext_grid
+supplying the grid has ``p_mw > 0``.
+
+References
+----------
+.. [1] L. Thurner et al., "pandapower — An Open-Source Python Tool for
+   Convenient Modeling, Analysis, and Optimization of Electric Power
+   Systems", IEEE Trans. Power Syst. 33(6), 2018, doi:10.1109/TPWRS.2018.2829021
+.. [2] B. Donnot, "LightSim2grid: a c++ backend for grid2op",
+   https://github.com/Grid2Op/lightSim2Grid (2020).
+.. [3] R. D. Zimmerman et al., "MATPOWER: Steady-State Operations, Planning,
+   and Analysis Tools", IEEE Trans. Power Syst. 26(1), 2011,
+   doi:10.1109/TPWRS.2010.2051168 (Ybus, Sbus, branch flow definitions).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandapower as pp
+from lightsim2grid.algorithm import NRSing_KLU
+from pandapower.auxiliary import _init_runpp_options
+from pandapower.pd2ppc import _pd2ppc
+from pandapower.pf.ppci_variables import _get_pf_variables_from_ppci
+from pandapower.pypower.idx_brch import F_BUS, T_BUS
+from pandapower.pypower.idx_bus import BASE_KV, GS
+from pandapower.pypower.makeBdc import makeBdc
+from pandapower.pypower.makeSbus import makeSbus
+from pandapower.pypower.makeYbus import makeYbus
+from scipy import sparse
+from scipy.sparse.linalg import splu
+
+__all__ = ["PowerFlow", "BACKENDS", "RESULTS"]
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("lightsim2grid", "pandapower")
+_P_SIGN = {"load": -1.0, "sgen": 1.0, "storage": 1.0, "gen": 1.0}
+_Q_TABLES = ("load", "sgen", "storage")
+_SWITCHABLE = ("line", "trafo", "load", "sgen", "storage", "gen")
+_MODEL_CACHE_SIZE = 32
+_SQRT3 = np.sqrt(3.0)
+_NAN_COMPLEX = complex(np.nan, np.nan)
+#: result attribute -> (element table, column of pandapower's result table)
+RESULTS: dict[str, tuple[str, str]] = {
+    "vm_pu": ("bus", "vm_pu"), "va_degree": ("bus", "va_degree"),
+    "line_p_from_mw": ("line", "p_from_mw"), "line_p_to_mw": ("line", "p_to_mw"),
+    "line_q_from_mvar": ("line", "q_from_mvar"),
+    "line_loading_percent": ("line", "loading_percent"),
+    "trafo_p_hv_mw": ("trafo", "p_hv_mw"), "trafo_p_lv_mw": ("trafo", "p_lv_mw"),
+    "trafo_loading_percent": ("trafo", "loading_percent"),
+    "ext_grid_p_mw": ("ext_grid", "p_mw"), "ext_grid_q_mvar": ("ext_grid", "q_mvar"),
+}
+_PP_OPTIONS: dict[str, Any] = dict(
+    algorithm="nr", calculate_voltage_angles=True, init="dc", max_iteration=10,
+    tolerance_mva=1e-8, trafo_model="t", trafo_loading="current", enforce_p_lims=False,
+    enforce_q_lims=False, check_connectivity=True, voltage_depend_loads=True,
+    numba=False, lightsim2grid=False)
+
+
+def _empty_lookups() -> dict[str, Any]:
+    keys = ("bus", "bus_dc", "ext_grid", "gen", "branch", "branch_dc")
+    return {key: np.array([], dtype=np.int64) for key in keys}
+
+
+def _fast_path_unsupported(net: pp.pandapowerNet) -> str | None:
+    """Return why the compiled path cannot reproduce ``runpp``, or None."""
+    load = net.load
+    zip_cols = ("const_z_p_percent", "const_i_p_percent", "const_z_q_percent", "const_i_q_percent")
+    if len(load) and any(np.any(load[c].to_numpy(dtype=float) != 0) for c in zip_cols if c in load):
+        return "voltage-dependent (ZIP) loads"
+    for table in ("dcline", "svc", "tcsc", "ssc", "vsc", "vsc_stacked", "vsc_bipolar"):
+        if table in net and len(net[table]) and net[table]["in_service"].any():
+            return f"in-service {table} elements"
+    return None
+
+
+class _Model:
+    """Compiled network for one topology and tap state (pandapower's ppci)."""
+
+    def __init__(self, net: pp.pandapowerNet, tolerance_mva: float, max_iteration: int) -> None:
+        self.tolerance_mva = tolerance_mva
+        self.max_iteration = max_iteration
+        _init_runpp_options(net, **_PP_OPTIONS)
+        net._pd2ppc_lookups = _empty_lookups()
+        _, ppci = _pd2ppc(net)
+        base_mva, bus, gen, branch, *_, ref, pv, pq, _, _, v0, _ = (
+            _get_pf_variables_from_ppci(ppci))
+        self.base_mva = float(base_mva)
+        self.n_ppci = bus.shape[0]
+        ybus, yf, yt = makeYbus(base_mva, bus, branch)
+        self.ybus, self.yf, self.yt = ybus.tocsc(), yf.tocsr(), yt.tocsr()
+        self.ref, self.pv, self.pq = (np.asarray(a, dtype=np.int32) for a in (ref, pv, pq))
+        self.slack_weights = np.zeros(self.n_ppci)
+        self.slack_weights[self.ref] = 1.0 / max(len(self.ref), 1)
+        self.sbus_fixed = makeSbus(base_mva, bus, gen)  # wards etc.; controllable parts are 0
+        self.v_set = v0.copy()
+        self.vm_init_pu = float(np.mean(np.abs(v0[np.r_[self.ref, self.pv]])))
+        self.f_bus = branch[:, F_BUS].real.astype(np.int64)
+        self.t_bus = branch[:, T_BUS].real.astype(np.int64)
+        self.f_bus_ext = np.append(self.f_bus, self.n_ppci)
+        self.t_bus_ext = np.append(self.t_bus, self.n_ppci)
+        self.kv_f = np.append(bus[self.f_bus, BASE_KV], np.nan)
+        self.kv_t = np.append(bus[self.t_bus, BASE_KV], np.nan)
+        self._map_elements(net, ppci)
+        self._prepare_dc_start(bus, branch)
+        self.solver = NRSing_KLU()
+
+    def _map_elements(self, net: pp.pandapowerNet, ppci: dict) -> None:
+        """Lookups pandapower row -> ppci index, and the injection matrices."""
+        lookup = net._pd2ppc_lookups["bus"]
+        bus_ppci = lookup[net.bus.index.to_numpy()]
+        self.bus_ppci = np.minimum(bus_ppci, self.n_ppci)  # n_ppci: de-energised
+        is_el = net["_is_elements"]
+        rows, cols, vals, q_mask = [], [], [], []
+        offset = 0
+        for table, sign in _P_SIGN.items():
+            tab = net[table]
+            if len(tab):
+                ppci_bus = lookup[tab["bus"].to_numpy()]
+                active = np.flatnonzero(np.asarray(is_el[table], dtype=bool)
+                                        & (ppci_bus < self.n_ppci))
+                factor = sign * tab["scaling"].to_numpy(dtype=float) / self.base_mva
+                rows.append(ppci_bus[active])
+                cols.append(active + offset)
+                vals.append(factor[active])
+                q_mask.append(np.full(len(active), table in _Q_TABLES))
+            offset += len(tab)
+        rows_a, cols_a, vals_a, q_a = (np.concatenate(a) if a else np.zeros(0)
+                                       for a in (rows, cols, vals, q_mask))
+        q_a = q_a.astype(bool)
+        shape = (self.n_ppci, offset)
+        self.inj_p = sparse.csr_matrix((vals_a, (rows_a, cols_a)), shape=shape)
+        self.inj_q = sparse.csr_matrix((vals_a[q_a], (rows_a[q_a], cols_a[q_a])), shape=shape)
+        branch_is = ppci["internal"]["branch_is"]
+        branch_pos = np.where(branch_is, np.cumsum(branch_is) - 1, len(self.f_bus))
+        lookups = net._pd2ppc_lookups["branch"]
+        for table in ("line", "trafo"):
+            start, stop = lookups.get(table, (0, 0))
+            setattr(self, f"{table}_br", branch_pos[start:stop])
+        line, trafo = net.line, net.trafo
+        self.line_i_max_ka = (line["max_i_ka"] * line["df"] * line["parallel"]).to_numpy(float)
+        self.trafo_vn_kv = trafo[["vn_hv_kv", "vn_lv_kv"]].to_numpy(dtype=float)
+        self.trafo_sn_mva = (trafo["sn_mva"] * trafo["parallel"] * trafo["df"]).to_numpy(float)
+        eg_bus = lookup[net.ext_grid["bus"].to_numpy()] if len(net.ext_grid) else np.zeros(0, int)
+        eg_on = np.asarray(is_el["ext_grid"], bool) & (eg_bus < self.n_ppci) if len(eg_bus) else \
+            np.zeros(0, bool)
+        self.ext_grid_bus = np.where(eg_on, eg_bus, self.n_ppci)
+        self.ext_grid_share = np.bincount(self.ext_grid_bus, minlength=self.n_ppci + 1)[
+            self.ext_grid_bus].astype(float)
+
+    def _prepare_dc_start(self, bus: np.ndarray, branch: np.ndarray) -> None:
+        """Factorise the DC power flow B matrix (MATPOWER ``dcpf``) for cold starts."""
+        self.pvpq = np.r_[self.pv, self.pq].astype(np.int64)
+        if len(self.pvpq) == 0:
+            self._dc_lu = None
+            return
+        b_bus, _, p_bus_inj, _, _ = makeBdc(bus, branch, return_csr=False)
+        b_bus = sparse.csr_matrix(b_bus)
+        va_ref = np.angle(self.v_set[self.ref])
+        self._dc_lu = splu(b_bus[self.pvpq][:, self.pvpq].tocsc())
+        self._dc_offset = (-np.asarray(p_bus_inj).ravel()[self.pvpq]
+                           - bus[self.pvpq, GS] / self.base_mva
+                           - b_bus[self.pvpq][:, self.ref] @ va_ref)
+
+    def sbus(self, p_mw: np.ndarray, q_mvar: np.ndarray) -> np.ndarray:
+        """Complex bus injection [pu] from stacked element powers [MW], [Mvar]."""
+        return self.sbus_fixed + self.inj_p @ p_mw + 1j * (self.inj_q @ q_mvar)
+
+    def cold_start(self, sbus: np.ndarray) -> np.ndarray:
+        """DC-power-flow angles with flat magnitudes, setpoints at PV and slack [pu]."""
+        va = np.zeros(self.n_ppci)
+        va[self.ref] = np.angle(self.v_set[self.ref])
+        if self._dc_lu is not None:
+            va[self.pvpq] = self._dc_lu.solve(sbus.real[self.pvpq] + self._dc_offset)
+        return self.apply_setpoints(self.vm_init_pu * np.exp(1j * va))
+
+    def apply_setpoints(self, v: np.ndarray) -> np.ndarray:
+        """Set |V| of PV buses and the complex V of slack buses to their setpoints."""
+        v[self.pv] = np.abs(self.v_set[self.pv]) * np.exp(1j * np.angle(v[self.pv]))
+        v[self.ref] = self.v_set[self.ref]
+        return v
+
+    def newton(self, sbus: np.ndarray, v0: np.ndarray) -> np.ndarray | None:
+        """Newton-Raphson from ``v0``; the complex voltages [pu] or None."""
+        if len(self.ref) == 0:
+            return None
+        ok = self.solver.solve(self.ybus, v0, sbus, self.ref, self.slack_weights, self.pv,
+                               self.pq, self.max_iteration, self.tolerance_mva)
+        v = self.solver.get_V()
+        return v if ok and np.all(np.isfinite(v)) else None
+
+
+class PowerFlow:
+    """AC power flow of one pandapower network, re-solved with new injections.
+
+    Parameters
+    ----------
+    net : pandapowerNet
+        The network; the instance works on its own deep copy (without
+        ``net.profiles``), so later changes to ``net`` are not seen.
+    backend : {"lightsim2grid", "pandapower"}
+        ``lightsim2grid``: compiled model with lightsim2grid's KLU
+        Newton-Raphson [2]_; ``pandapower``: ``pandapower.runpp`` with its own
+        solver on every solve (the reference, slow).
+    tolerance_mva : float
+        Newton-Raphson mismatch tolerance [pu of ``net.sn_mva``], as ``runpp``.
+    max_iteration : int
+        Newton-Raphson iteration limit per attempt.
+
+    Attributes
+    ----------
+    vm_pu, va_degree : ndarray
+        Bus voltage magnitude [pu] and angle [degree], per bus row.
+    line_p_from_mw, line_p_to_mw, line_q_from_mvar, line_loading_percent : ndarray
+        Line flows into the line at each end [MW], [Mvar] and current
+        loading [%] of ``max_i_ka * df * parallel``, per line row.
+    trafo_p_hv_mw, trafo_p_lv_mw, trafo_loading_percent : ndarray
+        Transformer flows [MW] and loading [%] (current-based), per trafo row.
+    ext_grid_p_mw, ext_grid_q_mvar : ndarray
+        External grid supply [MW], [Mvar] (positive = into the grid).
+    losses_mw : float
+        Total active losses [MW].
+    n_solves, n_fallbacks : int
+        Solves requested; solves the fast backend passed to ``runpp``.
+
+    Notes
+    -----
+    Array order is the row order of the net's tables. Results are NaN for
+    de-energised buses, branches and ext_grids (out of service, or in an
+    island without slack). ``losses_mw`` is the sum of the active losses of
+    all branches (lines, trafos, impedances, switch branches) [1]_.
+
+    Examples
+    --------
+    >>> import pandapower.networks as pn
+    >>> net = pn.example_simple()
+    >>> flow = PowerFlow(net)
+    >>> flow.solve(net.load.p_mw.values, net.load.q_mvar.values, net.sgen.p_mw.values,
+    ...            net.sgen.q_mvar.values, net.storage.p_mw.values,
+    ...            net.storage.q_mvar.values, net.gen.p_mw.values)
+    True
+    >>> bool(abs(flow.vm_pu - flow.reference_vm_pu()).max() < 1e-9)
+    True
+    """
+
+    def __init__(self, net: pp.pandapowerNet, backend: str = "lightsim2grid",
+                 tolerance_mva: float = 1e-8, max_iteration: int = 10) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        memo = {id(net["profiles"]): None} if "profiles" in net else {}
+        self._net = copy.deepcopy(net, memo)
+        self._net.pop("profiles", None)
+        reason = _fast_path_unsupported(self._net) if backend == "lightsim2grid" else None
+        if reason is not None:
+            logger.warning("lightsim2grid backend cannot model %s; using pandapower", reason)
+            backend = "pandapower"
+        self.backend = backend
+        self.tolerance_mva = tolerance_mva
+        self.max_iteration = max_iteration
+        self._n_rows = {table: len(self._net[table]) for table in _P_SIGN}
+        self._gen_q_mvar = np.zeros(self._n_rows["gen"])  # solved by the power flow
+        self._p_mw = np.concatenate([self._net[t]["p_mw"].to_numpy(dtype=float) for t in _P_SIGN])
+        self._q_mvar = np.concatenate([self._net[t]["q_mvar"].to_numpy(dtype=float)
+                                       for t in _Q_TABLES] + [self._gen_q_mvar])
+        self._models: OrderedDict[bytes, _Model] = OrderedDict()
+        self._model: _Model | None = None
+        self._v_last: np.ndarray | None = None  # ppci voltages of the last solve on _model
+        self.n_solves = 0
+        self.n_fallbacks = 0
+        self._reset_results()
+
+    # ------------------------------------------------------------------ inputs
+    def solve(self, load_p_mw: np.ndarray, load_q_mvar: np.ndarray, sgen_p_mw: np.ndarray,
+              sgen_q_mvar: np.ndarray, storage_p_mw: np.ndarray, storage_q_mvar: np.ndarray,
+              gen_p_mw: np.ndarray) -> bool:
+        """Solve the AC power flow for new injections, warm-started.
+
+        Parameters
+        ----------
+        load_p_mw, load_q_mvar : ndarray
+            Load consumption [MW], [Mvar] (consumption positive), per load row.
+        sgen_p_mw, sgen_q_mvar : ndarray
+            Static generator output [MW], [Mvar] (generation positive).
+        storage_p_mw, storage_q_mvar : ndarray
+            Storage power [MW], [Mvar] (charging positive, pandapower convention).
+        gen_p_mw : ndarray
+            Voltage-controlled generator output [MW] (generation positive).
+
+        Returns
+        -------
+        bool
+            True if a solution was found (by the fast path, a cold retry, or
+            pandapower's ``runpp`` as fallback). On False all results are NaN.
+        """
+        parts_p = (load_p_mw, sgen_p_mw, storage_p_mw, gen_p_mw)
+        parts_q = (load_q_mvar, sgen_q_mvar, storage_q_mvar, self._gen_q_mvar)
+        for table, p, q in zip(_P_SIGN, parts_p, parts_q):
+            n = self._n_rows[table]
+            if np.shape(p) != (n,) or np.shape(q) != (n,):
+                raise ValueError(f"{table} arrays need shape ({n},), got {np.shape(p)}, "
+                                 f"{np.shape(q)}")
+        self._p_mw = np.concatenate(parts_p).astype(float)
+        self._q_mvar = np.concatenate(parts_q).astype(float)
+        self.n_solves += 1
+        if self.backend == "lightsim2grid" and self._solve_fast():
+            return True
+        if self.backend == "lightsim2grid":
+            self.n_fallbacks += 1
+        return self._solve_pandapower()
+
+    def set_in_service(self, table: str, position: int, in_service: bool) -> None:
+        """Switch an element in or out of service; the model is rebuilt at the next solve.
+
+        Parameters
+        ----------
+        table : {"line", "trafo", "load", "sgen", "storage", "gen"}
+        position : int
+            Row position in the table (not the index label).
+        in_service : bool
+        """
+        if table not in _SWITCHABLE:
+            raise ValueError(f"table must be one of {_SWITCHABLE}, got {table!r}")
+        frame = self._net[table]
+        frame.at[frame.index[position], "in_service"] = bool(in_service)
+        self._model = None
+
+    def set_tap_pos(self, trafo_position: int, tap_pos: int) -> None:
+        """Set a two-winding transformer's tap position [steps]; rebuilt lazily.
+
+        pandapower 3 ignores ``tap_pos`` where ``tap_changer_type`` is empty,
+        as in SimBench nets; such a trafo with a ``tap_step_percent`` is
+        given ``tap_changer_type = "Ratio"`` here (no change at the neutral
+        tap), so that moving the tap acts as its data says.
+
+        Raises
+        ------
+        ValueError
+            If the transformer has neither a tap changer type nor a tap step.
+        """
+        frame = self._net.trafo
+        label = frame.index[trafo_position]
+        if pd.isna(frame.at[label, "tap_changer_type"]):
+            step_percent = frame.at[label, "tap_step_percent"]
+            if pd.isna(step_percent) or step_percent == 0:
+                raise ValueError(f"trafo at position {trafo_position} has no tap changer")
+            frame["tap_changer_type"] = frame["tap_changer_type"].astype(object)
+            frame.at[label, "tap_changer_type"] = "Ratio"
+        frame.at[label, "tap_pos"] = tap_pos
+        self._model = None
+
+    def reference_vm_pu(self) -> np.ndarray:
+        """Voltage magnitudes [pu] from ``pandapower.runpp(lightsim2grid=False)``.
+
+        Runs on a copy with the last injections, topology and taps.
+        """
+        net = copy.deepcopy(self._net)
+        self._write_injections(net)
+        pp.runpp(net, lightsim2grid=False, numba=False, tolerance_mva=self.tolerance_mva)
+        return net.res_bus["vm_pu"].to_numpy(dtype=float)
+
+    # --------------------------------------------------------------- fast path
+    def _current_model(self) -> _Model:
+        if self._model is not None:
+            return self._model
+        net = self._net
+        key = b"".join(net[t]["in_service"].to_numpy(dtype=bool).tobytes() for t in _SWITCHABLE)
+        key += net.trafo["tap_pos"].to_numpy(dtype=float).tobytes()
+        if key not in self._models:
+            columns = [(t, c) for t in _P_SIGN for c in _injection_columns(t)]
+            saved = {(t, c): net[t][c].copy() for t, c in columns}
+            try:
+                for table, column in columns:  # injections enter by matrices: compile at 0
+                    net[table][column] = 0.0
+                self._models[key] = _Model(net, self.tolerance_mva, self.max_iteration)
+            finally:
+                for (table, column), values in saved.items():
+                    net[table][column] = values
+            if len(self._models) > _MODEL_CACHE_SIZE:
+                self._models.popitem(last=False)
+        self._model = self._models[key]
+        self._v_last = None
+        return self._model
+
+    def _warm_start(self, model: _Model, sbus: np.ndarray) -> np.ndarray:
+        if self._v_last is not None:
+            return model.apply_setpoints(self._v_last.copy())
+        v0 = model.cold_start(sbus)
+        known = (model.bus_ppci < model.n_ppci) & np.isfinite(self._v_bus)
+        v0[model.bus_ppci[known]] = self._v_bus[known]
+        return model.apply_setpoints(v0)
+
+    def _solve_fast(self) -> bool:
+        try:
+            model = self._current_model()
+        except UserWarning:  # pandapower's "No reference bus is available"
+            return False
+        sbus = model.sbus(self._p_mw, self._q_mvar)
+        v = model.newton(sbus, self._warm_start(model, sbus))
+        if v is None:
+            v = model.newton(sbus, model.cold_start(sbus))
+        if v is None:
+            self._v_last = None
+            return False
+        self._v_last = v
+        self._write_fast_results(model, v, sbus)
+        return True
+
+    def _write_fast_results(self, model: _Model, v: np.ndarray, sbus: np.ndarray) -> None:
+        """Element results from the ppci solution, as pandapower's results_branch [1]_."""
+        base = model.base_mva
+        v_ext = np.append(v, _NAN_COMPLEX)  # index n_ppci (n_branch below) marks de-energised
+        self._v_bus = v_ext[model.bus_ppci]
+        self.vm_pu = np.abs(self._v_bus)
+        self.va_degree = np.degrees(np.angle(self._v_bus))
+        self.va_degree[np.isnan(self.vm_pu)] = np.nan
+        s_f = np.append(v[model.f_bus] * np.conj(model.yf @ v) * base, _NAN_COMPLEX)
+        s_t = np.append(v[model.t_bus] * np.conj(model.yt @ v) * base, _NAN_COMPLEX)
+        i_f = np.abs(s_f) / (np.abs(v_ext[model.f_bus_ext]) * model.kv_f * _SQRT3)
+        i_t = np.abs(s_t) / (np.abs(v_ext[model.t_bus_ext]) * model.kv_t * _SQRT3)
+        self.losses_mw = float(np.sum(s_f.real[:-1] + s_t.real[:-1]))
+        br = model.line_br
+        self.line_p_from_mw, self.line_q_from_mvar = s_f.real[br], s_f.imag[br]
+        self.line_p_to_mw = s_t.real[br]
+        i_ka = np.maximum(i_f[br], i_t[br])
+        self.line_loading_percent = i_ka / model.line_i_max_ka * 100.0
+        br = model.trafo_br
+        self.trafo_p_hv_mw, self.trafo_p_lv_mw = s_f.real[br], s_t.real[br]
+        s_hv_mva = i_f[br] * model.trafo_vn_kv[:, 0]
+        s_lv_mva = i_t[br] * model.trafo_vn_kv[:, 1]
+        self.trafo_loading_percent = (np.maximum(s_hv_mva, s_lv_mva) * _SQRT3
+                                      / model.trafo_sn_mva * 100.0)
+        s_slack = np.append((v * np.conj(model.ybus @ v) - sbus) * base, _NAN_COMPLEX)
+        s_slack = s_slack[model.ext_grid_bus] / model.ext_grid_share
+        self.ext_grid_p_mw, self.ext_grid_q_mvar = s_slack.real, s_slack.imag
+
+    # ---------------------------------------------------------- pandapower path
+    def _write_injections(self, net: pp.pandapowerNet) -> None:
+        offset = 0
+        for table in _P_SIGN:
+            n = len(net[table])
+            net[table]["p_mw"] = self._p_mw[offset:offset + n]
+            if table in _Q_TABLES:
+                net[table]["q_mvar"] = self._q_mvar[offset:offset + n]
+            offset += n
+
+    def _solve_pandapower(self) -> bool:
+        """``pandapower.runpp`` with its own solver, warm from the last results."""
+        net = self._net
+        self._write_injections(net)
+        warm = bool(np.isfinite(self._v_bus).any()) and len(net.res_bus) == len(net.bus)
+        for init in (("results", "auto") if warm else ("auto",)):
+            try:
+                pp.runpp(net, lightsim2grid=False, numba=False, init=init,
+                         tolerance_mva=self.tolerance_mva, max_iteration=self.max_iteration)
+            except (pp.LoadflowNotConverged, UserWarning):
+                continue
+            self._read_pandapower_results(net)
+            self._v_last = None
+            return True
+        self._reset_results()
+        return False
+
+    def _read_pandapower_results(self, net: pp.pandapowerNet) -> None:
+        res_bus = net.res_bus
+        eg_bus = net.ext_grid["bus"].to_numpy()
+        energised = {
+            "bus": res_bus["vm_pu"].notna().to_numpy(),
+            "line": _energised(net.line, net.res_line, ("vm_from_pu", "vm_to_pu")),
+            "trafo": _energised(net.trafo, net.res_trafo, ("vm_hv_pu", "vm_lv_pu")),
+            "ext_grid": net.ext_grid["in_service"].to_numpy(dtype=bool)
+            & res_bus["vm_pu"].reindex(eg_bus).notna().to_numpy()}
+        for name, (table, column) in RESULTS.items():
+            values = net[f"res_{table}"][column].to_numpy(dtype=float)
+            setattr(self, name, np.where(energised[table], values, np.nan))
+        self._v_bus = self.vm_pu * np.exp(1j * np.radians(self.va_degree))
+        losses = [net[f"res_{t}"]["pl_mw"].to_numpy(dtype=float)
+                  for t in ("line", "trafo", "trafo3w", "impedance") if f"res_{t}" in net]
+        self.losses_mw = float(np.nansum(np.concatenate(losses)))
+
+    def _reset_results(self) -> None:
+        for name, (table, _) in RESULTS.items():
+            setattr(self, name, np.full(len(self._net[table]), np.nan))
+        self.losses_mw = np.nan
+        self._v_bus = np.full(len(self._net.bus), np.nan, dtype=complex)
+
+
+def _injection_columns(table: str) -> tuple[str, ...]:
+    return ("p_mw", "q_mvar") if table in _Q_TABLES else ("p_mw",)
+
+
+def _energised(table: Any, result: Any, vm_columns: tuple[str, str]) -> np.ndarray:
+    """In service with both terminal voltages known in pandapower's result table."""
+    on = table["in_service"].to_numpy(dtype=bool)
+    for column in vm_columns:
+        on &= np.isfinite(result[column].to_numpy(dtype=float))
+    return on

@@ -1,0 +1,299 @@
+"""Plots of one run's timeseries: voltage band, line loading, net export,
+frequency, market price and battery state of charge.
+
+Input are the wide tables of the output contract (DESIGN.md, "Outputs (v1
+contract)"): a DatetimeIndex and one column per element (``bus/3``) or per
+area id. A table that is missing, empty or all NaN gives no plot, never an
+error.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly, not with
+``pyplot``: no global figure state survives a call, nothing has to be closed,
+no GUI backend is touched, and PNGs are rendered by Agg. Each ``plot_*``
+function returns its Figure (or ``None`` when there is nothing to draw), so
+callers and tests can inspect what is drawn; :func:`make_plots` saves them.
+
+This module imports neither pandapower nor any tier.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from hierarchy.outputs import write_atomic
+
+__all__ = [
+    "make_plots", "plot_voltage_band", "plot_line_loading", "plot_net_export",
+    "plot_frequency", "plot_market_price", "plot_battery_soc",
+    "usable", "new_figure", "time_values", "format_time_axis", "step_post", "legend", "plot_series",
+    "save_figure",
+]
+
+PLOT_DPI = 150
+FIGSIZE_IN = (10.0, 4.5)
+#: More series than this in one axes: draw their min/mean/max band instead.
+MAX_LINES = 12
+#: More labelled series than this: no legend.
+MAX_LEGEND = 10
+TOP_LINES = 5
+
+
+def usable(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The numeric, time-sorted part of ``frame``; ``None`` if nothing to plot."""
+    if frame is None or frame.empty:
+        return None
+    numeric = frame.select_dtypes("number")
+    if numeric.empty or numeric.isna().all().all():
+        return None
+    return numeric.sort_index()
+
+
+def time_values(index: pd.Index) -> tuple[np.ndarray, str]:
+    """x values and axis label for a time index (tz-aware shown in UTC)."""
+    if isinstance(index, pd.DatetimeIndex):
+        if index.tz is not None:
+            return index.tz_convert("UTC").tz_localize(None).to_numpy(), "time [UTC]"
+        return index.to_numpy(), "time"
+    return np.asarray(index), "time"
+
+
+def new_figure(title: str, ylabel: str, nrows: int = 1) -> tuple[Figure, list[Axes]]:
+    """A titled figure with ``nrows`` axes sharing the time axis."""
+    height_in = FIGSIZE_IN[1] if nrows == 1 else 2.0 + 2.6 * nrows
+    figure = Figure(figsize=(FIGSIZE_IN[0], height_in), layout="constrained")
+    axes = list(np.atleast_1d(figure.subplots(nrows, 1, sharex=True)))
+    figure.suptitle(title, fontsize="large")
+    for ax in axes:
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    return figure, axes
+
+
+def format_time_axis(ax: Axes, index: pd.Index, label: str) -> None:
+    """Concise date ticks (``AutoDateLocator``) and the x label."""
+    if isinstance(index, pd.DatetimeIndex):
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel(label)
+
+
+def step_post(ax: Axes, x: np.ndarray, values: np.ndarray, **style: object) -> None:
+    """Step plot of interval values starting at ``x``; the last interval is
+    drawn as long as the median interval so that it stays visible."""
+    if len(x) > 1:
+        steps = np.sort(np.diff(x))
+        x = np.append(x, x[-1] + steps[len(steps) // 2])
+        values = np.append(values, values[-1])
+    ax.step(x, values, where="post", **style)
+
+
+def legend(ax: Axes) -> None:
+    """Legend right of the axes when it has a few labelled series, none otherwise."""
+    handles, _ = ax.get_legend_handles_labels()
+    if 0 < len(handles) <= MAX_LEGEND:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                  borderaxespad=0.0)  # outside: never hides data
+
+
+def plot_series(ax: Axes, x: np.ndarray, frame: pd.DataFrame, *, step: bool = False) -> None:
+    """One line per column, or their min-max band and mean when many."""
+    if frame.shape[1] > MAX_LINES:
+        low, high = frame.min(axis=1).to_numpy(), frame.max(axis=1).to_numpy()
+        ax.fill_between(x, low, high, alpha=0.3, step="post" if step else None,
+                        label=f"min-max of {frame.shape[1]} series")
+        ax.plot(x, frame.mean(axis=1).to_numpy(), color="black", lw=1.2, label="mean")
+        return
+    for name in frame.columns:
+        values = frame[name].to_numpy(dtype=float)
+        if step:
+            step_post(ax, x, values, label=str(name))
+        else:
+            ax.plot(x, values, lw=1.2, label=str(name))
+
+
+def _title(title: str, what: str) -> str:
+    return f"{title}: {what}" if title else what
+
+
+def plot_voltage_band(bus_vm_pu: pd.DataFrame | None, *,
+                      v_band_pu: tuple[float, float] = (0.95, 1.05),
+                      title: str = "") -> Figure | None:
+    """Min, mean and max bus voltage [pu] over time with the band limits."""
+    frame = usable(bus_vm_pu)
+    if frame is None:
+        return None
+    x, xlabel = time_values(frame.index)
+    figure, (ax,) = new_figure(_title(title, f"bus voltage ({frame.shape[1]} buses)"),
+                               "voltage magnitude [pu]")
+    low, high = frame.min(axis=1).to_numpy(), frame.max(axis=1).to_numpy()
+    ax.fill_between(x, low, high, color="tab:blue", alpha=0.2, label="range over buses")
+    ax.plot(x, high, color="tab:red", lw=1.0, label=f"max (peak at {frame.max().idxmax()})")
+    ax.plot(x, frame.mean(axis=1).to_numpy(), color="tab:blue", lw=1.4, label="mean")
+    ax.plot(x, low, color="tab:purple", lw=1.0, label=f"min (lowest at {frame.min().idxmin()})")
+    for i, limit_pu in enumerate(v_band_pu):
+        ax.axhline(limit_pu, color="black", ls="--", lw=1.0,
+                   label=f"limits {v_band_pu[0]:g} / {v_band_pu[1]:g} pu" if i == 0 else None)
+    format_time_axis(ax, frame.index, xlabel)
+    legend(ax)
+    return figure
+
+
+def plot_line_loading(line_loading_percent: pd.DataFrame | None, *, title: str = "",
+                      top_n: int = TOP_LINES) -> Figure | None:
+    """Max and mean line loading [%], the 100 % rating and the top lines."""
+    frame = usable(line_loading_percent)
+    if frame is None:
+        return None
+    x, xlabel = time_values(frame.index)
+    figure, (ax,) = new_figure(_title(title, f"line loading ({frame.shape[1]} lines)"),
+                               "loading [% of rating]")
+    high, mean = frame.max(axis=1).to_numpy(), frame.mean(axis=1).to_numpy()
+    ax.fill_between(x, mean, high, color="0.6", alpha=0.25, label="mean to max over lines")
+    ax.plot(x, high, color="black", lw=1.6, label="max over lines")
+    ax.plot(x, mean, color="0.4", lw=1.2, ls="-.", label="mean over lines")
+    peaks = frame.max().sort_values(ascending=False).head(top_n)
+    for name, peak in peaks.items():
+        ax.plot(x, frame[name].to_numpy(), lw=0.9, alpha=0.9, label=f"{name} (peak {peak:.0f} %)")
+    ax.axhline(100.0, color="tab:red", ls="--", lw=1.2, label="rating (100 %)")
+    ax.set_ylim(0.0, max(110.0, 1.05 * np.nanmax(high)))
+    format_time_axis(ax, frame.index, xlabel)
+    legend(ax)
+    return figure
+
+
+def plot_net_export(net_export_mw: pd.DataFrame | None, schedule_mw: pd.DataFrame | None = None,
+                    ace_mw: pd.DataFrame | None = None, *, title: str = "") -> Figure | None:
+    """Each area's net export [MW] against its market schedule (steps); the
+    area control error [MW] below when given. Export positive."""
+    frame = usable(net_export_mw)
+    if frame is None:
+        return None
+    schedule, ace = usable(schedule_mw), usable(ace_mw)
+    x, xlabel = time_values(frame.index)
+    figure, axes = new_figure(_title(title, "area net export"), "net export [MW]",
+                              nrows=1 if ace is None else 2)
+    colours = {area: f"C{i % 10}" for i, area in enumerate(frame.columns)}
+    for area in frame.columns:
+        axes[0].plot(x, frame[area].to_numpy(), color=colours[area], lw=1.3,
+                     label=f"{area} net export")
+    for area in [] if schedule is None else schedule.columns:
+        schedule_x, _ = time_values(schedule.index)
+        step_post(axes[0], schedule_x, schedule[area].to_numpy(dtype=float), ls="--", lw=1.3,
+                  color=colours.get(area, "black"), label=f"{area} schedule")
+    axes[0].axhline(0.0, color="black", lw=0.6)
+    legend(axes[0])
+    if ace is not None:
+        ace_x, _ = time_values(ace.index)
+        for area in ace.columns:
+            axes[1].plot(ace_x, ace[area].to_numpy(), color=colours.get(area, "black"), lw=1.1,
+                         label=f"{area} ACE")
+        axes[1].axhline(0.0, color="black", lw=0.6)
+        axes[1].set_ylabel("area control error [MW]")
+        legend(axes[1])
+    format_time_axis(axes[-1], frame.index, xlabel)
+    return figure
+
+
+def plot_frequency(area_frequency_hz: pd.DataFrame | None, *, title: str = "") -> Figure | None:
+    """Each area's frequency [Hz] with the nominal frequency (50 or 60 Hz,
+    whichever is nearer the data)."""
+    frame = usable(area_frequency_hz)
+    if frame is None:
+        return None
+    x, xlabel = time_values(frame.index)
+    figure, (ax,) = new_figure(_title(title, "area frequency"), "frequency [Hz]")
+    plot_series(ax, x, frame)
+    nominal_hz = 50.0 if abs(np.nanmedian(frame.to_numpy()) - 50.0) < 5.0 else 60.0
+    ax.axhline(nominal_hz, color="black", ls="--", lw=0.9, label=f"nominal {nominal_hz:g} Hz")
+    format_time_axis(ax, frame.index, xlabel)
+    legend(ax)
+    return figure
+
+
+def plot_market_price(market_price: pd.DataFrame | None, *, title: str = "") -> Figure | None:
+    """Clearing price per delivery interval [currency/MWh], one step line per
+    area (or ``system``)."""
+    frame = usable(market_price)
+    if frame is None:
+        return None
+    x, xlabel = time_values(frame.index)
+    figure, (ax,) = new_figure(_title(title, "market clearing price"), "price [currency/MWh]")
+    plot_series(ax, x, frame, step=True)
+    format_time_axis(ax, frame.index, f"{xlabel} (delivery interval start)")
+    legend(ax)
+    return figure
+
+
+def plot_battery_soc(battery_soc: pd.DataFrame | None, *, title: str = "") -> Figure | None:
+    """State of charge of each battery [pu of capacity]."""
+    frame = usable(battery_soc)
+    if frame is None:
+        return None
+    x, xlabel = time_values(frame.index)
+    figure, (ax,) = new_figure(_title(title, "battery state of charge"),
+                               "state of charge [pu of capacity]")
+    plot_series(ax, x, frame)
+    ax.set_ylim(-0.02, 1.02)
+    format_time_axis(ax, frame.index, xlabel)
+    legend(ax)
+    return figure
+
+
+def save_figure(figure: Figure, path: str | os.PathLike[str]) -> Path:
+    """Save ``figure`` as PNG at :data:`PLOT_DPI`, atomically."""
+    write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=PLOT_DPI))
+    return Path(path)
+
+
+def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[str], *,
+               v_band_pu: tuple[float, float] = (0.95, 1.05), title: str = "") -> list[Path]:
+    """Write the standard plots of one run as PNG files.
+
+    Parameters
+    ----------
+    frames : Mapping of str to pandas.DataFrame
+        Timeseries tables by contract name (``bus_vm_pu``,
+        ``line_loading_percent``, ``area_net_export_mw``,
+        ``area_schedule_mw``, ``area_ace_mw``, ``area_frequency_hz``,
+        ``market_price``, ``battery_soc``); any may be missing or empty.
+    out_dir : str or PathLike
+        Folder for the PNGs; created if missing.
+    v_band_pu : tuple of float, optional
+        Lower and upper voltage limit [pu] drawn on the voltage plot
+        (default 0.95 / 1.05 pu: ANSI C84.1 range A, service voltage).
+    title : str, optional
+        Put before every plot title (e.g. the scenario name).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in the order ``voltage_band``, ``line_loading``,
+        ``net_export``, ``frequency``, ``market_price``, ``battery_soc``,
+        skipping those without data.
+    """
+    get = frames.get
+    builders: dict[str, Callable[[], Figure | None]] = {
+        "voltage_band.png": lambda: plot_voltage_band(get("bus_vm_pu"), v_band_pu=v_band_pu,
+                                                      title=title),
+        "line_loading.png": lambda: plot_line_loading(get("line_loading_percent"), title=title),
+        "net_export.png": lambda: plot_net_export(get("area_net_export_mw"),
+                                                  get("area_schedule_mw"), get("area_ace_mw"),
+                                                  title=title),
+        "frequency.png": lambda: plot_frequency(get("area_frequency_hz"), title=title),
+        "market_price.png": lambda: plot_market_price(get("market_price"), title=title),
+        "battery_soc.png": lambda: plot_battery_soc(get("battery_soc"), title=title),
+    }
+    written = []
+    for name, build in builders.items():
+        figure = build()  # one figure alive at a time
+        if figure is not None:
+            written.append(save_figure(figure, Path(out_dir) / name))
+    return written

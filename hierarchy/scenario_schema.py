@@ -1,0 +1,365 @@
+"""Typed model of the scenario file (v1): field types and the simple sections.
+
+The attribute names are the YAML keys of DESIGN.md, "Scenario file (v1)".
+Durations are ``int`` milliseconds, ``time.start`` a ``datetime``. Areas,
+units, links, market and events are in :mod:`hierarchy.scenario_sections`; the
+root model, loading, error reporting and the JSON Schema in
+:mod:`hierarchy.scenario`.
+
+Validators raise :class:`KeyPathError`, a ``ValueError`` that carries the
+key path relative to the model it was raised in, so that the loader can
+report e.g. ``grid.code: required when grid.source is simbench``.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field,
+                      PlainSerializer, Strict, Tag, ValidationInfo, WithJsonSchema,
+                      field_validator, model_validator)
+
+from hierarchy.durations import DURATION_PATTERN, format_duration, parse_duration_ms
+from hierarchy.registry import BUILTIN
+
+__all__ = [
+    "KeyPathError", "describe", "ELEMENT_TABLES", "ELEMENT_PATTERN", "TIERS", "Config",
+    "Duration", "PositiveDuration", "EventTime", "ElementName", "BusName", "Identifier",
+    "FiniteFloat", "Probability", "StrictInt", "StrictBool", "TierPair", "StartTime",
+    "element_name", "policy_name", "is_datetime_like", "to_datetime",
+    "UpstreamMachine", "GridConfig", "TimeConfig", "ProfilesConfig", "ControlConfig",
+    "FrequencyConfig", "OutputsConfig",
+]
+
+#: pandapower tables an element name may refer to
+ELEMENT_TABLES = ("bus", "load", "sgen", "gen", "storage", "line", "trafo", "ext_grid", "switch")
+ELEMENT_PATTERN = rf"^({'|'.join(ELEMENT_TABLES)})/[0-9]+$"
+#: the three tiers a communication link joins
+TIERS = ("unit", "area", "market")
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DATETIME = re.compile(r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}([ T].*)?$")
+_POLICY_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+class KeyPathError(ValueError):
+    """A validation error with its key path relative to the model that raised it.
+
+    Parameters
+    ----------
+    loc : tuple of str or int
+        Keys and list indices below the model (``("links", 1, "between")``).
+    message : str
+        One-line human message.
+    """
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+def describe(value: Any) -> str:
+    """Short description of an input value for error messages."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Config(BaseModel):
+    """Base of every scenario section: frozen, unknown keys refused by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def input_keys(cls) -> list[str]:
+        """The YAML keys this section accepts."""
+        return [field.alias or name for name, field in cls.model_fields.items()
+                if not field.exclude]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_keys(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, cls):
+            return data
+        valid = cls.input_keys()
+        if not isinstance(data, Mapping):
+            raise KeyPathError((), f"expected a mapping with keys {', '.join(valid)}; "
+                                   f"got {describe(data)}")
+        for key in data:
+            if key not in valid:
+                raise KeyPathError((key,), f"unknown key {key!r}; valid keys: {', '.join(valid)}")
+        return cls._prepare(dict(data), info)
+
+    @classmethod
+    def _prepare(cls, data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Adjust the raw keys of a section before its fields are validated."""
+        return data
+
+
+# ---------------------------------------------------------------- field types
+def _duration_type(allow_zero: bool, description: str) -> Any:
+    def validate(value: Any) -> int:
+        return parse_duration_ms(value, allow_zero=allow_zero)
+
+    return Annotated[
+        int, BeforeValidator(validate),
+        PlainSerializer(format_duration, return_type=str, when_used="json"),
+        WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN,
+                        "description": description}),
+    ]
+
+
+#: duration ≥ 0 [ms], written with units ("1s", "0")
+Duration = _duration_type(True, "duration with units, e.g. '500ms', '90s', '15min', '3d12h'")
+#: duration > 0 [ms]
+PositiveDuration = _duration_type(False, "positive duration with units, e.g. '15min', '4h'")
+
+FiniteFloat = Annotated[float, Strict(), AllowInfNan(False)]
+Probability = Annotated[FiniteFloat, Field(ge=0.0, le=1.0)]
+StrictInt = Annotated[int, Strict()]
+StrictBool = Annotated[bool, Strict()]
+
+
+def is_datetime_like(value: Any) -> bool:
+    """Whether ``value`` is a date, datetime or a string that starts like ``YYYY-MM-DD``."""
+    return isinstance(value, (date, datetime)) or (
+        isinstance(value, str) and bool(_DATETIME.match(value)))
+
+
+def to_datetime(value: Any) -> datetime:
+    """Read ``"2016-06-01 00:00"`` (ISO 8601), a date or a datetime as a naive datetime."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and _DATETIME.match(value):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a valid date and time") from None
+    else:
+        raise ValueError(f"expected a date and time such as '2016-06-01 00:00'; "
+                         f"got {describe(value)}")
+    if moment.tzinfo is not None:
+        raise ValueError(f"{value!r} has a time zone; give local time without one")
+    return moment
+
+
+StartTime = Annotated[
+    datetime, BeforeValidator(to_datetime),
+    PlainSerializer(lambda moment: moment.isoformat(sep=" "), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T].*)?$",
+                    "description": "date and time, e.g. '2016-06-01 00:00'"}),
+]
+
+
+def _event_time(value: Any) -> int:
+    if is_datetime_like(value):
+        raise ValueError("a date and time here needs a valid time.start")
+    return parse_duration_ms(value)
+
+
+#: event time: offset from time.start [ms] (datetimes are converted by the Scenario)
+EventTime = Annotated[
+    int, BeforeValidator(_event_time),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "pattern": DURATION_PATTERN},
+        {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T].*)?$"}],
+        "description": "offset from time.start ('3d12h') or a date and time"}),
+]
+
+
+def element_name(value: Any, tables: tuple[str, ...] = ELEMENT_TABLES) -> str:
+    """Check an element name ``table/index`` (``sgen/3``) against the allowed tables."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected an element name such as '{tables[0]}/3'; got {describe(value)}")
+    match = re.match(ELEMENT_PATTERN, value)
+    if match is None:
+        raise ValueError(f"{value!r} is not an element name: write table/index such as "
+                         f"'{tables[0]}/3', table one of {', '.join(ELEMENT_TABLES)}")
+    if match.group(1) not in tables:
+        raise ValueError(f"{value!r} is not allowed here: expected {' or '.join(tables)}/N")
+    return value
+
+
+def _element_type(tables: tuple[str, ...]) -> Any:
+    pattern = rf"^({'|'.join(tables)})/[0-9]+$"
+    return Annotated[str, BeforeValidator(lambda value: element_name(value, tables)),
+                     WithJsonSchema({"type": "string", "pattern": pattern})]
+
+
+ElementName = _element_type(ELEMENT_TABLES)
+BusName = _element_type(("bus",))
+LoadName = _element_type(("load",))
+UnitElementName = _element_type(("sgen", "gen", "storage"))
+BranchName = _element_type(("line", "trafo"))
+
+
+def _identifier(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a name; got {describe(value)}")
+    if not _IDENTIFIER.match(value):
+        raise ValueError(f"{value!r} is not a valid name: use letters, digits, '_', '.', '-' "
+                         "(it becomes a file or column name)")
+    return value
+
+
+Identifier = Annotated[str, BeforeValidator(_identifier),
+                       WithJsonSchema({"type": "string", "pattern": _IDENTIFIER.pattern})]
+
+
+def policy_name(tier: str) -> Any:
+    """Type of a policy name of ``tier``: registered short name or ``package.module:Class``."""
+
+    def validate(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a policy name; got {describe(value)}")
+        if value not in BUILTIN[tier] and not _POLICY_PATH.match(value):
+            raise ValueError(f"unknown {tier} policy {value!r}; registered: "
+                             f"{', '.join(sorted(BUILTIN[tier]))} (or give package.module:Class)")
+        return value
+
+    return Annotated[str, BeforeValidator(validate), WithJsonSchema({"type": "string"})]
+
+
+def _tier_pair(value: Any) -> Any:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(f"expected a pair of tiers such as [area, market]; got {describe(value)}")
+    return value
+
+
+TierPair = Annotated[tuple[Literal["unit", "area", "market"], Literal["unit", "area", "market"]],
+                     BeforeValidator(_tier_pair)]
+
+
+# ---------------------------------------------------------------- grid and time
+class UpstreamMachine(Config):
+    """The upstream grid as one finite synchronous machine (swing equation, DESIGN.md)."""
+
+    h_s: FiniteFloat = Field(gt=0, description="inertia constant [s]")
+    s_mva: FiniteFloat = Field(gt=0, description="rating [MVA]")
+    droop: FiniteFloat = Field(0.05, gt=0, description="governor droop [pu]")
+    damping_pu: FiniteFloat = Field(1.0, ge=0, description="load damping [pu/pu]")
+
+
+def _upstream_tag(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "infinite"
+    if isinstance(value, (Mapping, UpstreamMachine)):
+        return "machine"
+    return None
+
+
+Upstream = Annotated[
+    Union[Annotated[Literal["infinite"], Tag("infinite")],
+          Annotated[UpstreamMachine, Tag("machine")]],
+    Discriminator(_upstream_tag, custom_error_type="upstream_type",
+                  custom_error_message="expected 'infinite' or {h_s, s_mva, droop, damping_pu}"),
+]
+
+
+def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
+    base_dir = (info.context or {}).get("base_dir")
+    if value is None or value.is_absolute() or base_dir is None:
+        return value
+    return Path(base_dir) / value
+
+
+def _path_text(value: Any) -> Any:
+    if not isinstance(value, (str, Path)) or not str(value):
+        raise ValueError(f"expected a file path; got {describe(value)}")
+    return value
+
+
+FilePath = Annotated[Path, BeforeValidator(_path_text)]
+_GRID_KEY = {"simbench": "code", "pandapower": "name", "file": "path"}
+
+
+class GridConfig(Config):
+    """The network: ``source`` with ``code`` (simbench), ``name``/``options`` or ``path``."""
+
+    source: Literal["pandapower", "simbench", "file"]
+    code: Annotated[str, Strict()] | None = None
+    name: Annotated[str, Strict()] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    path: FilePath | None = None
+    f0_hz: FiniteFloat = Field(50.0, gt=0, description="nominal frequency [Hz]")
+    upstream: Upstream = "infinite"
+    solver: Literal["lightsim2grid", "pandapower"] = "lightsim2grid"
+
+    _resolve = field_validator("path")(_resolve_path)
+
+    @model_validator(mode="after")
+    def _check_source(self) -> GridConfig:
+        needed = _GRID_KEY[self.source]
+        if getattr(self, needed) is None:
+            raise KeyPathError((needed,), f"required when grid.source is {self.source}")
+        for key in _GRID_KEY.values():
+            if key != needed and getattr(self, key) is not None:
+                raise KeyPathError((key,), f"not used with grid.source {self.source} "
+                                           f"(it takes {needed})")
+        if self.options and self.source != "pandapower":
+            raise KeyPathError(("options",), "only used with grid.source pandapower")
+        if self.name is not None and not self.name.isidentifier():
+            raise KeyPathError(("name",), f"{self.name!r} is not a function name of "
+                                          "pandapower.networks (e.g. create_cigre_network_mv)")
+        return self
+
+
+class TimeConfig(Config):
+    """Start, length and physics step of the run."""
+
+    start: StartTime = datetime(2016, 1, 1)
+    duration: PositiveDuration
+    step: PositiveDuration
+
+    @model_validator(mode="after")
+    def _check_step(self) -> TimeConfig:
+        if self.step > self.duration:
+            raise KeyPathError(("step",), f"{format_duration(self.step)} is longer than "
+                                          f"time.duration ({format_duration(self.duration)})")
+        return self
+
+
+class ProfilesConfig(Config):
+    """Where load and generation profiles come from (``path`` for ``csv`` only)."""
+
+    source: Literal["simbench", "csv", "synthetic", "none"] = "synthetic"
+    path: FilePath | None = None
+
+    _resolve = field_validator("path")(_resolve_path)
+
+    @model_validator(mode="after")
+    def _check_path(self) -> ProfilesConfig:
+        if self.source == "csv" and self.path is None:
+            raise KeyPathError(("path",), "required when profiles.source is csv")
+        if self.source != "csv" and self.path is not None:
+            raise KeyPathError(("path",), "only used with profiles.source csv")
+        return self
+
+
+class ControlConfig(Config):
+    """Fixed-point iteration of unit controllers and power flow within a step."""
+
+    tol: FiniteFloat = Field(1e-4, gt=0, description="largest setpoint change [pu of rating]")
+    max_iter: StrictInt = Field(10, ge=1)
+
+
+class FrequencyConfig(Config):
+    """Integration step of the frequency model while an island is not settled."""
+
+    step: PositiveDuration = 100
+
+
+class OutputsConfig(Config):
+    """Results folder (default ``results/<name>``, relative to the working folder)."""
+
+    dir: FilePath | None = None
+    plots: StrictBool = True

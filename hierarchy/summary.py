@@ -1,0 +1,115 @@
+"""Key figures of a run (``summary.json``), from the recorder's arrays.
+
+Energies integrate each physics step's power over the step (the state of a
+step holds until the next one) [MWh]. Voltage violations count bus-hours
+outside the band ``outputs.voltage_band`` (default 0.95–1.05 pu, EN 50160's
+±5 % planning band for MV) and overloads line-hours above 100 % loading.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from hierarchy.recorder import SYSTEM_COLUMNS
+
+__all__ = ["summarize"]
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _nanmin(a: np.ndarray) -> float | None:
+    return _finite(np.nanmin(a)) if a.size and np.isfinite(a).any() else None
+
+
+def _nanmax(a: np.ndarray) -> float | None:
+    return _finite(np.nanmax(a)) if a.size and np.isfinite(a).any() else None
+
+
+def summarize(rt, wall_s: float, complete: bool, v_band_pu=(0.95, 1.05)) -> dict[str, Any]:
+    """The summary of a run (DESIGN.md "Outputs (v1 contract)").
+
+    Parameters
+    ----------
+    rt : Runtime
+        The run, after the engine stopped.
+    wall_s : float
+        Wall-clock duration [s].
+    complete : bool
+        False if the run was interrupted or failed before its end.
+    """
+    rec = rt.recorder
+    n = rec.steps_done
+    step_h = rt.step_ms / 3_600_000
+    arrays = {k: v[:n] for k, v in rec.arrays.items()}
+    balance = dict(zip(SYSTEM_COLUMNS, arrays["system_balance_mw"].T)) if n else {}
+
+    def energy(column: str) -> float:
+        return float(np.sum(balance[column]) * step_h) if n else 0.0
+
+    vm = arrays["bus_vm_pu"]
+    lo, hi = v_band_pu
+    outside = np.isfinite(vm) & ((vm < lo) | (vm > hi))
+    loading = arrays["line_loading_percent"]
+    summary: dict[str, Any] = {
+        "name": rt.scenario.name,
+        "complete": complete,
+        "steps": n,
+        "runtime": {"wall_s": wall_s, "steps_per_s": n / wall_s if wall_s > 0 else None},
+        "energy": {
+            "load_mwh": energy("load_mw"), "not_served_mwh": energy("not_served_mw"),
+            "generation_mwh": energy("generation_mw"), "curtailed_mwh": energy("curtailed_mw"),
+            "losses_mwh": energy("losses_mw"), "import_mwh": energy("import_mw"),
+            "export_mwh": energy("export_mw"), "storage_charge_mwh": energy("storage_charge_mw"),
+        },
+        "voltage": {"min_pu": _nanmin(vm), "max_pu": _nanmax(vm),
+                    "violation_bus_hours": float(outside.sum() * step_h),
+                    "band_pu": [lo, hi]},
+        "lines": {"max_loading_percent": _nanmax(loading),
+                  "overload_line_hours": float((np.nan_to_num(loading) > 100.0).sum() * step_h)},
+        "areas": _areas(rt, arrays, step_h),
+        "market": _market(rt),
+        "control": {
+            "nonconverged_steps": len(rec.nonconverged_control_steps),
+            "messages_sent": sum(link.stats.sent for link in rt.links.values()),
+            "messages_lost": sum(link.stats.lost for link in rt.links.values()),
+            "late_orders": rec.late_orders,
+        },
+        "powerflow": {"nonconverged_steps": len(rec.nonconverged_pf_steps),
+                      "fallbacks": int(getattr(rt.plant.powerflow, "n_fallbacks", 0))},
+        "events": len(rec.events),
+    }
+    return summary
+
+
+def _areas(rt, arrays, step_h: float) -> dict[str, Any]:
+    out = {}
+    for a, area in enumerate(rt.areas):
+        f = arrays["area_frequency_hz"][:, a]
+        export = arrays["area_net_export_mw"][:, a]
+        schedule = arrays["area_schedule_mw"][:, a]
+        tracked = np.isfinite(schedule) & np.isfinite(export)
+        out[area.id] = {
+            "frequency_min_hz": _nanmin(f), "frequency_max_hz": _nanmax(f),
+            "frequency_final_hz": _finite(f[-1]) if f.size else None,
+            "net_export_final_mw": _finite(export[-1]) if export.size else None,
+            "schedule_deviation_mwh": float(np.sum(np.abs(export[tracked] - schedule[tracked])) * step_h),
+            "scheduled_steps": int(tracked.sum()),
+        }
+    return out
+
+
+def _market(rt) -> dict[str, Any]:
+    m = rt.recorder.market
+    interval_h = rt.interval_ms / 3_600_000
+    prices = [np.mean(list(p.values())) for p in m.prices]
+    return {
+        "intervals": len(m.starts_ms),
+        "mean_price": _finite(np.mean(prices)) if prices else None,
+        "cleared_mwh": float(np.sum(m.cleared_mw) * interval_h),
+        "shortfall_mwh": float(np.sum(m.shortfall_mw) * interval_h),
+    }

@@ -1,0 +1,317 @@
+"""Builder steps that need the grid: areas, unit groups, coordinators, market.
+
+Each function checks what it builds against the grid and raises a
+:class:`~hierarchy.scenario.ScenarioError` naming the scenario key path.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from hierarchy import registry
+from hierarchy.groups import UnitGroup
+from hierarchy.messages import UnitGroupInfo
+from hierarchy.scenario import Scenario, ScenarioError
+
+__all__ = ["assign_areas", "build_groups", "group_infos", "coordinator_for", "market_for",
+           "area_net_export_matrices", "GROUP_PARAMS"]
+
+#: parameters every unit group takes besides its policy's own
+GROUP_PARAMS = {"rating_mw": None, "h_s": 0.0, "offer_price": 0.0}
+
+
+def _bus_number(net, name: str, path: str) -> int:
+    table, _, number = name.partition("/")
+    bus = int(number)
+    if bus not in net.bus.index:
+        raise ScenarioError(path, f"bus {bus} is not in the grid")
+    return bus
+
+
+def _selected_buses(net, selector, path: str) -> list[int] | None:
+    from hierarchy.plant.topology import feeder_buses, zone_buses
+
+    if isinstance(selector, str):
+        return None  # "rest"
+    try:
+        if hasattr(selector, "zone"):
+            return zone_buses(net, selector.zone)
+        if hasattr(selector, "feeder_of"):
+            return feeder_buses(net, _bus_number(net, selector.feeder_of, path + ".feeder_of"))
+    except ValueError as exc:
+        raise ScenarioError(path, str(exc)) from None
+    return [_bus_number(net, name, f"{path}[{k}]") for k, name in enumerate(selector)]
+
+
+def assign_areas(net, areas) -> tuple[list[str], np.ndarray]:
+    """Area index of every bus (bus-table order), checking overlaps and gaps.
+
+    Returns
+    -------
+    (area ids, area_of_bus)
+    """
+    bus_pos = {int(b): k for k, b in enumerate(net.bus.index)}
+    area_of_bus = np.full(len(net.bus), -1, dtype=int)
+    rest = None
+    for a, area in enumerate(areas):
+        path = f"areas[{a}].buses"
+        buses = _selected_buses(net, area.buses, path)
+        if buses is None:
+            if rest is not None:
+                raise ScenarioError(path, f"only one area can take 'rest' (areas[{rest}] does)")
+            rest = a
+            continue
+        for bus in buses:
+            owner = area_of_bus[bus_pos[bus]]
+            if owner >= 0:
+                raise ScenarioError(path, f"bus {bus} is already in area {areas[owner].id!r}")
+            area_of_bus[bus_pos[bus]] = a
+    if rest is not None:
+        area_of_bus[area_of_bus < 0] = rest
+    elif np.any(area_of_bus < 0):
+        missing = [int(b) for b in net.bus.index[area_of_bus < 0]]
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise ScenarioError("areas", f"buses {shown} belong to no area; give one area 'buses: rest'")
+    return [area.id for area in areas], area_of_bus
+
+
+def _group_elements(net, unit, path: str) -> tuple[str, list[int]]:
+    from hierarchy.plant.topology import parse_element, select_elements
+
+    if hasattr(unit.elements, "table"):
+        try:
+            rows = select_elements(net, unit.elements.table, unit.elements.where)
+        except ValueError as exc:
+            raise ScenarioError(path + ".where", str(exc)) from None
+        if not rows:
+            raise ScenarioError(path, f"selects no {unit.elements.table} element")
+        return unit.elements.table, [int(np.flatnonzero(net[unit.elements.table].index == r)[0])
+                                     for r in rows]
+    tables = set()
+    positions = []
+    for k, name in enumerate(unit.elements):
+        table, index = parse_element(name)
+        tables.add(table)
+        if table not in net or index not in net[table].index:
+            raise ScenarioError(f"{path}[{k}]", f"{name} is not in the grid")
+        positions.append(int(np.flatnonzero(net[table].index == index)[0]))
+    if len(tables) > 1:
+        raise ScenarioError(path, f"a unit group holds one table's elements, not {sorted(tables)}")
+    return tables.pop(), positions
+
+
+def _kind(cls, table: str) -> str:
+    from unit_control.battery import Battery
+    from unit_control.generator import Generator
+    from unit_control.inverter import Curtail
+    from unit_control.load import FlexibleLoad
+    from unit_control.oltc import TapChanger
+
+    for base, kind in ((Battery, "storage"), (Generator, "dispatchable"),
+                       (FlexibleLoad, "flexible_load"), (TapChanger, "tap"), (Curtail, "renewable")):
+        if issubclass(cls, base):
+            return kind
+    return {"sgen": "renewable", "storage": "storage", "gen": "dispatchable",
+            "load": "flexible_load", "trafo": "tap"}.get(table, "other")
+
+
+def _curtail_class():
+    from unit_control.inverter import Curtail
+
+    return Curtail
+
+
+def _params(cls, unit, path: str) -> dict[str, Any]:
+    params = {**GROUP_PARAMS, **dict(cls.defaults)}
+    for key, value in unit.params.items():
+        if key not in params:
+            valid = ", ".join(sorted(params))
+            raise ScenarioError(f"{path}.params.{key}",
+                                f"unknown parameter of policy {unit.policy!r}; valid: {valid}")
+        params[key] = value
+    return params
+
+
+def build_groups(scenario: Scenario, net, plant, area_of_bus: np.ndarray) -> list[UnitGroup]:
+    """Construct every unit group's policy on its elements."""
+    from hierarchy.plant.network import element_names
+
+    groups, used = [], {}
+    for i, unit in enumerate(scenario.units):
+        path = f"units[{i}]"
+        try:
+            cls = registry.resolve("unit", unit.policy)
+        except registry.PolicyLoadError as exc:
+            raise ScenarioError(f"{path}.policy", str(exc)) from None
+        table, positions = _group_elements(net, unit, f"{path}.elements")
+        if table not in cls.tables:
+            raise ScenarioError(f"{path}.elements", f"policy {unit.policy!r} controls "
+                                f"{'/'.join(cls.tables)} elements, not {table}")
+        names = element_names(net, table)
+        for p in positions:
+            if (table, p) in used:
+                raise ScenarioError(f"{path}.elements", f"{names[p]} is already in unit group "
+                                    f"{used[(table, p)]!r}")
+            used[(table, p)] = unit.id
+        params = _params(cls, unit, path)
+        positions_arr = np.asarray(positions, dtype=int)
+        rating = _rating(net, table, positions_arr, params.pop("rating_mw"))
+        group_params = {k: params.pop(k) for k in ("offer_price",)}
+        if "h_s" not in cls.defaults:
+            params.pop("h_s")
+        try:
+            policy = cls(rating, params)
+        except (ValueError, TypeError) as exc:
+            raise ScenarioError(f"{path}.params", str(exc)) from None
+        bus_pos = plant.element_bus_positions(table, positions_arr)
+        group = UnitGroup(unit.id, unit.policy, policy, _kind(cls, table), table, positions_arr,
+                          [names[p] for p in positions], bus_pos, area_of_bus[bus_pos], rating)
+        group.offer_price = float(group_params["offer_price"])
+        group.takes_setpoints = group.kind in ("storage", "dispatchable", "flexible_load") or (
+            issubclass(cls, _curtail_class()))
+        if table == "trafo":
+            group.tap_pos = net.trafo["tap_pos"].to_numpy()[positions_arr].astype(int)
+        groups.append(group)
+    return groups
+
+
+def _rating(net, table: str, positions: np.ndarray, value) -> np.ndarray:
+    if value is not None:
+        return np.broadcast_to(np.asarray(value, dtype=float), positions.shape).copy()
+    if "sn_mva" in net[table]:
+        return net[table]["sn_mva"].to_numpy(dtype=float)[positions]
+    return np.ones(positions.size)
+
+
+def group_infos(groups: list[UnitGroup], a: int, area_id: str) -> list[UnitGroupInfo]:
+    """What area ``a`` is told about its units (asset register)."""
+    infos = []
+    for g in groups:
+        rows = g.by_area.get(a)
+        if rows is None:
+            continue
+        p = g.policy.params
+        cost = p.get("cost") or {}
+        n = rows.size
+        p_min = np.broadcast_to(np.asarray(p.get("p_min_mw", 0.0) if g.kind == "dispatchable"
+                                           else -np.asarray(p.get("p_max_mw", g.rating_mw))
+                                           if g.kind == "storage" else 0.0, float),
+                                g.rating_mw.shape)[rows]
+        p_max = np.broadcast_to(np.asarray(p.get("p_max_mw", g.rating_mw), float), g.rating_mw.shape)[rows]
+        p_max = np.where(np.isfinite(p_max), p_max, g.rating_mw[rows])
+        infos.append(UnitGroupInfo(
+            group=g.id, area=area_id, kind=g.kind, unit_ids=tuple(g.unit_ids[r] for r in rows),
+            rating_mw=g.rating_mw[rows],
+            takes_setpoints=g.takes_setpoints,
+            p_min_mw=p_min, p_max_mw=p_max,
+            cost_a=np.full(n, float(cost.get("a", 0.0))), cost_b=np.full(n, float(cost.get("b", 0.0))),
+            cost_c=np.full(n, float(cost.get("c", 0.0))),
+            offer_blocks=int(p.get("offer_blocks", 1) or 1), offer_price=getattr(g, "offer_price", 0.0),
+            bid_price=float(p.get("bid_price", math.nan) if p.get("bid_price") is not None else math.nan),
+            customer_class=str(p.get("customer_class", "default")),
+        ))
+    return infos
+
+
+def frequency_bias_mw_per_hz(area_index: int, groups, net, area_of_bus, load_damping_pu: float,
+                             f0_hz: float) -> float:
+    """The area's frequency response characteristic β [MW/Hz].
+
+    ``β = Σ_j P_j,rated / (R_j·f0) + D·P_load / f0`` over the area's units
+    with droop (DESIGN.md, "Frequency").
+    """
+    beta = 0.0
+    for g in groups:
+        droop = g.policy.params.get("droop")
+        rows = g.by_area.get(area_index)
+        if rows is None or droop in (None, 0):
+            continue
+        beta += float(np.sum(g.rating_mw[rows] / (np.asarray(droop, float) * f0_hz)))
+    from hierarchy.plant.topology import element_bus
+
+    load_bus = element_bus(net, "load")
+    bus_pos = {int(b): k for k, b in enumerate(net.bus.index)}
+    in_area = np.array([area_of_bus[bus_pos[int(b)]] == area_index for b in load_bus], dtype=bool)
+    p_load = float(np.sum(net.load["p_mw"].to_numpy(float)[in_area])) if in_area.size else 0.0
+    return beta + load_damping_pu * p_load / f0_hz
+
+
+def coordinator_for(scenario, a: int, config, infos, groups, net, area_of_bus):
+    """Construct area ``a``'s coordinator and its empty state."""
+    from area_control.base import AreaState
+
+    path = f"areas[{a}].coordinator"
+    try:
+        cls = registry.resolve("area", config.coordinator.policy)
+    except registry.PolicyLoadError as exc:
+        raise ScenarioError(f"{path}.policy", str(exc)) from None
+    params = dict(cls.defaults)
+    for key, value in config.coordinator.params.items():
+        if key not in params or key == "period_s":
+            valid = ", ".join(sorted(k for k in params if k != "period_s"))
+            raise ScenarioError(f"{path}.params.{key}",
+                                f"unknown parameter of {config.coordinator.policy!r}; valid: {valid}")
+        params[key] = value
+    if "period_s" in params:
+        params["period_s"] = config.coordinator.period / 1000.0
+    if params.get("bias_mw_per_hz") == "auto":
+        params["bias_mw_per_hz"] = frequency_bias_mw_per_hz(
+            a, groups, net, area_of_bus, config.load_damping_pu, scenario.grid.f0_hz)
+    coordinator = cls(config.id, infos, params, price_cap=scenario.market.price_cap)
+    state = AreaState(config.id, scenario.grid.f0_hz, scenario.market.interval)
+    return coordinator, state
+
+
+def market_for(scenario: Scenario):
+    """The market operator, or None when ``market.mechanism`` is ``none``."""
+    market = scenario.market
+    if market.mechanism == "none":
+        return None
+    cls = registry.resolve("market", market.mechanism)
+    if market.mechanism == "economic_dispatch":
+        return cls(price_cap=market.price_cap)
+    return cls(price_cap=market.price_cap)
+
+
+def area_net_export_matrices(net, area_of_bus: np.ndarray, groups):
+    """Matrices that turn branch flows into area net exports, and meter maps.
+
+    Returns
+    -------
+    (matrices, uncontrolled)
+        ``matrices`` maps ``line_from``, ``line_to``, ``trafo_hv``,
+        ``trafo_lv``, ``ext_grid`` to (n_areas × n_elements) 0/1 arrays and
+        ``load_area`` to the area of each load; ``uncontrolled`` maps
+        sgen/gen to (positions, areas) of elements no unit group controls.
+    """
+    from hierarchy.plant.topology import element_bus
+
+    n_areas = int(area_of_bus.max()) + 1
+    bus_pos = {int(b): k for k, b in enumerate(net.bus.index)}
+
+    def area_of(buses) -> np.ndarray:
+        return np.array([area_of_bus[bus_pos[int(b)]] for b in buses], dtype=int)
+
+    def leaving(own, other) -> np.ndarray:
+        m = np.zeros((n_areas, own.size))
+        crossing = own != other
+        m[own[crossing], np.flatnonzero(crossing)] = 1.0
+        return m
+
+    lf, lt = area_of(net.line.from_bus), area_of(net.line.to_bus)
+    th, tl = area_of(net.trafo.hv_bus), area_of(net.trafo.lv_bus)
+    eg = area_of(net.ext_grid.bus)
+    ext = np.zeros((n_areas, eg.size))
+    ext[eg, np.arange(eg.size)] = 1.0
+    matrices = {"line_from": leaving(lf, lt), "line_to": leaving(lt, lf),
+                "trafo_hv": leaving(th, tl), "trafo_lv": leaving(tl, th), "ext_grid": ext,
+                "load_area": area_of(element_bus(net, "load"))}
+    controlled = {(g.table, int(p)) for g in groups for p in g.positions}
+    uncontrolled = {}
+    for table in ("sgen", "gen"):
+        areas = area_of(element_bus(net, table))
+        free = np.array([p for p in range(len(net[table])) if (table, p) not in controlled], dtype=int)
+        uncontrolled[table] = (free, areas[free] if free.size else np.zeros(0, int))
+    return matrices, uncontrolled

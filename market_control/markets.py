@@ -1,0 +1,149 @@
+"""Market classes the engine drives: one clearing per delivery interval.
+
+Registered in :mod:`hierarchy.registry` as ``double_auction``,
+``economic_dispatch`` and ``none``. Each holds its parameters and calls a
+pure mechanism; constructors have no side effects.
+
+Examples
+--------
+>>> from hierarchy.messages import Bid, Offer
+>>> market = DoubleAuctionMarket(price_cap=3000.0)
+>>> market.clear(0, [Offer("pv", 1.0, 10.0)], [Bid("home", 1.0, 25.0)]).quantity_mw
+1.0
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from hierarchy.messages import Bid, Offer
+from market_control.auction import double_auction
+from market_control.base import Clearing, Market, for_interval
+from market_control.dispatch import Generator, Solution, TransferLimits, solve_dispatch
+
+__all__ = ["DoubleAuctionMarket", "EconomicDispatchMarket", "NoMarket"]
+
+
+class NoMarket(Market):
+    """No market: every interval clears nothing, at price 0 [per MWh]."""
+
+    def clear(self, interval_start_ms: int, offers: Sequence[Offer], bids: Sequence[Bid]) -> Clearing:
+        return Clearing(price=0.0, quantity_mw=0.0, awards={}, marginal="null")
+
+
+class DoubleAuctionMarket(Market):
+    """Uniform-price double auction (:func:`market_control.double_auction`).
+
+    Parameters
+    ----------
+    price_cap : float
+        Price limit [per MWh]; a bid at it is unresponsive load.
+    """
+
+    def __init__(self, price_cap: float = 3000.0):
+        self.price_cap = float(price_cap)
+
+    def clear(self, interval_start_ms: int, offers: Sequence[Offer], bids: Sequence[Bid]) -> Clearing:
+        return double_auction(
+            for_interval(interval_start_ms, offers), for_interval(interval_start_ms, bids), self.price_cap
+        )
+
+
+class EconomicDispatchMarket(Market):
+    """Offers and bids cleared by least-cost dispatch (:func:`market_control.economic_dispatch`).
+
+    Each offer becomes a unit with linear cost ``price·P`` [per h] over
+    ``[0, quantity_mw]`` (several offers of one participant are its blocks).
+    A bid at or above ``price_cap`` is fixed demand in its area; a bid below
+    it is dispatchable demand, a unit over ``[-quantity_mw, 0]`` with cost
+    ``price·P`` (a negative cost: the bidder's benefit), that holds no
+    reserve. Unaccepted offered capacity counts as reserve.
+
+    Parameters
+    ----------
+    price_cap : float
+        Value of lost load [per MWh]; the price when demand goes unserved.
+    reserve_mw : float
+        Upward reserve requirement [MW].
+    transfer_limits : mapping of (str, str) to float, optional
+        Inter-area transfer limits [MW] (see
+        :func:`market_control.economic_dispatch`); given, the clearing has a
+        price per area and every offer and bid must name its area.
+    reserve_fraction_of_load : float
+        Added reserve requirement as a fraction of the fixed demand
+        (the scenario's ``market.reserve.fraction_of_load``).
+    """
+
+    def __init__(
+        self,
+        price_cap: float = 3000.0,
+        reserve_mw: float = 0.0,
+        transfer_limits: TransferLimits | None = None,
+        reserve_fraction_of_load: float = 0.0,
+    ):
+        self.price_cap = float(price_cap)
+        self.reserve_mw = float(reserve_mw)
+        self.transfer_limits = dict(transfer_limits) if transfer_limits is not None else None
+        self.reserve_fraction_of_load = float(reserve_fraction_of_load)
+
+    def clear(self, interval_start_ms: int, offers: Sequence[Offer], bids: Sequence[Bid]) -> Clearing:
+        zonal = self.transfer_limits is not None
+        offer_ix = [k for k, o in enumerate(offers) if o.interval_start_ms == interval_start_ms and o.quantity_mw > 0]
+        bid_ix = [k for k, b in enumerate(bids) if b.interval_start_ms == interval_start_ms and b.quantity_mw > 0]
+        fixed_ix = [k for k in bid_ix if bids[k].price >= self.price_cap]
+        flexible_ix = [k for k in bid_ix if bids[k].price < self.price_cap]
+        if zonal and any(order.area is None for order in [offers[k] for k in offer_ix] + [bids[k] for k in bid_ix]):
+            raise ValueError("with transfer_limits, every offer and bid must name its area")
+        units = [
+            Generator(o.participant, 0.0, _capped(o.price, self.price_cap), 0.0, 0.0, o.quantity_mw, o.area)
+            for o in (offers[k] for k in offer_ix)
+        ]
+        units += [
+            Generator(b.participant, 0.0, _capped(b.price, self.price_cap), 0.0, -b.quantity_mw, 0.0, b.area, 0.0)
+            for b in (bids[k] for k in flexible_ix)
+        ]
+        demand_mw: dict[str | None, float] = {}
+        for k in fixed_ix:
+            zone = bids[k].area if zonal else None
+            demand_mw[zone] = demand_mw.get(zone, 0.0) + bids[k].quantity_mw
+        reserve_mw = self.reserve_mw + self.reserve_fraction_of_load * sum(demand_mw.values())
+        demand = demand_mw if zonal else demand_mw.get(None, 0.0)
+        solution = solve_dispatch(units, demand, reserve_mw, self.transfer_limits, self.price_cap)
+        offers_mw = [0.0] * len(offers)
+        bids_mw = [0.0] * len(bids)
+        for k, p_mw in zip(offer_ix, solution.p_mw[: len(offer_ix)]):
+            offers_mw[k] = float(p_mw)
+        for k, p_mw in zip(flexible_ix, solution.p_mw[len(offer_ix) :]):
+            bids_mw[k] = max(-float(p_mw), 0.0)  # consumption is negative output
+        for k in fixed_ix:
+            zone = bids[k].area if zonal else None
+            bids_mw[k] = bids[k].quantity_mw * (1.0 - solution.unserved_mw[zone] / demand_mw[zone])
+        return self._clearing(offers, bids, offers_mw, bids_mw, solution)
+
+    def _clearing(self, offers, bids, offers_mw: list[float], bids_mw: list[float], solution: Solution) -> Clearing:
+        """The clearing, from the accepted quantity of each order [MW]."""
+        awards: dict[str, float] = {}
+        for order, accepted_mw in zip(offers, offers_mw):
+            awards[order.participant] = awards.get(order.participant, 0.0) + accepted_mw
+        for order, accepted_mw in zip(bids, bids_mw):
+            awards[order.participant] = awards.get(order.participant, 0.0) - accepted_mw
+        return Clearing(
+            price=solution.price[None] if self.transfer_limits is None else dict(solution.price),
+            quantity_mw=float(sum(offers_mw)),
+            awards=awards,
+            shortfall_mw=float(sum(solution.unserved_mw.values())),
+            reserve_shortfall_mw=solution.reserve_short_mw,
+            surplus_mw=float(sum(solution.spilled_mw.values())),
+            marginal="dispatch",
+            offers_accepted_mw=tuple(offers_mw),
+            bids_accepted_mw=tuple(bids_mw),
+            flows_mw=solution.flows_mw,
+            reserve_price=solution.reserve_price,
+        )
+
+
+def _capped(price: float, price_cap: float) -> float:
+    """``price`` clipped to ``±price_cap`` [per MWh]."""
+    if not math.isfinite(price):
+        raise ValueError(f"price must be finite, got {price}")
+    return min(max(price, -price_cap), price_cap)

@@ -1,0 +1,293 @@
+"""Parity of the fast power flow adapter with ``pandapower.runpp``.
+
+Every reference below is pandapower's own Newton-Raphson
+(``runpp(net, lightsim2grid=False)``) on an independent copy of the net with
+the same injections and topology, so a wrong bus fusion, tap, sign or
+result formula in the adapter shows up as a voltage or loading mismatch.
+"""
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+
+import numpy as np
+import pandapower as pp
+import pandapower.networks as pn
+import pytest
+
+from hierarchy.plant.powerflow import RESULTS, PowerFlow
+
+VM_TOL_PU = 1e-9
+LOADING_TOL_PERCENT = 1e-6
+POWER_TOL_MW = 1e-7
+
+
+def injections(net: pp.pandapowerNet) -> tuple[np.ndarray, ...]:
+    """The seven solve() arrays, read from the net's tables."""
+    return (net.load.p_mw.to_numpy(float), net.load.q_mvar.to_numpy(float),
+            net.sgen.p_mw.to_numpy(float), net.sgen.q_mvar.to_numpy(float),
+            net.storage.p_mw.to_numpy(float), net.storage.q_mvar.to_numpy(float),
+            net.gen.p_mw.to_numpy(float))
+
+
+def runpp_reference(net: pp.pandapowerNet) -> pp.pandapowerNet:
+    """pandapower's own solver on a copy of ``net``."""
+    ref = copy.deepcopy(net)
+    ref.pop("profiles", None)
+    pp.runpp(ref, lightsim2grid=False, numba=False)
+    return ref
+
+
+def assert_matches_runpp(flow: PowerFlow, ref: pp.pandapowerNet) -> None:
+    """Bus, line, trafo and ext_grid results equal pandapower's; NaN where it has 0 or NaN."""
+    np.testing.assert_array_equal(np.isnan(flow.vm_pu), ref.res_bus.vm_pu.isna().to_numpy())
+    np.testing.assert_allclose(flow.vm_pu, ref.res_bus.vm_pu, rtol=0, atol=VM_TOL_PU)
+    np.testing.assert_allclose(flow.va_degree, ref.res_bus.va_degree, rtol=0, atol=1e-7)
+    for mine, theirs, tol in (
+            (flow.line_loading_percent, ref.res_line.loading_percent, LOADING_TOL_PERCENT),
+            (flow.line_p_from_mw, ref.res_line.p_from_mw, POWER_TOL_MW),
+            (flow.line_p_to_mw, ref.res_line.p_to_mw, POWER_TOL_MW),
+            (flow.line_q_from_mvar, ref.res_line.q_from_mvar, POWER_TOL_MW),
+            (flow.trafo_p_hv_mw, ref.res_trafo.p_hv_mw, POWER_TOL_MW),
+            (flow.trafo_p_lv_mw, ref.res_trafo.p_lv_mw, POWER_TOL_MW),
+            (flow.trafo_loading_percent, ref.res_trafo.loading_percent, LOADING_TOL_PERCENT),
+            (flow.ext_grid_p_mw, ref.res_ext_grid.p_mw, POWER_TOL_MW),
+            (flow.ext_grid_q_mvar, ref.res_ext_grid.q_mvar, POWER_TOL_MW)):
+        theirs = theirs.to_numpy(float)
+        dead = np.isnan(mine)  # de-energised: pandapower reports 0 or NaN there
+        assert np.all(np.isnan(theirs[dead]) | (theirs[dead] == 0))
+        np.testing.assert_allclose(mine[~dead], theirs[~dead], rtol=0, atol=tol)
+    losses_mw = ref.res_line.pl_mw.sum() + ref.res_trafo.pl_mw.sum()
+    assert flow.losses_mw == pytest.approx(losses_mw, abs=POWER_TOL_MW)
+
+
+@pytest.fixture(scope="module")
+def simbench_net() -> pp.pandapowerNet:
+    """SimBench 1-MV-semiurb--0-sw (117 buses) and its year of profiles, loaded once."""
+    simbench = pytest.importorskip("simbench")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = simbench.get_simbench_net("1-MV-semiurb--0-sw")
+        net.profiles_abs = simbench.get_absolute_values(net, profiles_instead_of_study_cases=True)
+    return net
+
+
+def profile_step(net: pp.pandapowerNet, row: int, sgen_factor: float = 1.0) -> pp.pandapowerNet:
+    """A copy of ``net`` with the injections of profile ``row`` written in."""
+    step = copy.deepcopy(net)
+    step.pop("profiles", None)
+    profiles = step.pop("profiles_abs")
+    step.load["p_mw"] = profiles[("load", "p_mw")].iloc[row].to_numpy()
+    step.load["q_mvar"] = profiles[("load", "q_mvar")].iloc[row].to_numpy()
+    step.sgen["p_mw"] = sgen_factor * profiles[("sgen", "p_mw")].iloc[row].to_numpy()
+    return step
+
+
+@pytest.fixture(scope="module")
+def cigre_net() -> pp.pandapowerNet:
+    return pn.create_cigre_network_mv(with_der="all")
+
+
+def test_cigre_mv_with_der_matches_runpp(cigre_net: pp.pandapowerNet) -> None:
+    flow = PowerFlow(cigre_net)
+    assert flow.solve(*injections(cigre_net))
+    assert_matches_runpp(flow, runpp_reference(cigre_net))
+    np.testing.assert_allclose(flow.vm_pu, flow.reference_vm_pu(), rtol=0, atol=VM_TOL_PU)
+    assert flow.n_fallbacks == 0
+
+
+def test_simbench_profiles_match_runpp(simbench_net: pp.pandapowerNet) -> None:
+    """~20 injection sets over the year, one model, each equal to runpp."""
+    flow = PowerFlow(simbench_net)
+    n_rows = len(simbench_net.profiles_abs[("load", "p_mw")])
+    rows = np.linspace(0, n_rows - 1, 20).astype(int)
+    for k, row in enumerate(rows):
+        step = profile_step(simbench_net, row, sgen_factor=3.0 if k % 4 == 3 else 1.0)
+        assert flow.solve(*injections(step))
+        assert_matches_runpp(flow, runpp_reference(step))
+    assert flow.n_solves == len(rows) and flow.n_fallbacks == 0
+    assert len(flow._models) == 1  # built once, re-solved with new injections
+
+
+def test_energy_balance_and_signs(simbench_net: pp.pandapowerNet) -> None:
+    """ext_grid supply = load - generation + losses (Tellegen), generation positive."""
+    step = profile_step(simbench_net, 20000)
+    flow = PowerFlow(step)
+    assert flow.solve(*injections(step))
+    balance_mw = step.load.p_mw.sum() - step.sgen.p_mw.sum() + flow.losses_mw
+    assert flow.ext_grid_p_mw.sum() == pytest.approx(balance_mw, abs=1e-9)
+    assert flow.losses_mw > 0
+    p_import_mw = flow.ext_grid_p_mw.sum()
+    load_p = step.load.p_mw.to_numpy() + 1.0 / len(step.load)
+    assert flow.solve(load_p, *injections(step)[1:])
+    assert flow.ext_grid_p_mw.sum() > p_import_mw + 0.99  # 1 MW more load is supplied
+
+
+def switch_net() -> pp.pandapowerNet:
+    """A 20 kV feeder with closed/open bus-bus switches and open line ends."""
+    net = pp.create_empty_network()
+    hv, b1, b1a, b2, b3, b4, b5, b6 = (pp.create_bus(net, vn_kv=kv) for kv in
+                                       (110, 20, 20, 20, 20, 20, 20, 20))
+    pp.create_ext_grid(net, hv, vm_pu=1.02)
+    pp.create_transformer(net, hv, b1, "25 MVA 110/20 kV")
+    std = "NA2XS2Y 1x185 RM/25 12/20 kV"
+    l12 = pp.create_line(net, b1a, b2, 2.0, std)
+    l23 = pp.create_line(net, b2, b3, 3.0, std)
+    l34 = pp.create_line(net, b3, b4, 1.5, std)
+    l45 = pp.create_line(net, b4, b5, 2.5, std)
+    l26 = pp.create_line(net, b2, b6, 4.0, std)
+    pp.create_switch(net, b1, b1a, et="b", closed=True)   # busbar coupler, fused
+    pp.create_switch(net, b4, b6, et="b", closed=False)   # open tie, ignored
+    pp.create_switch(net, b3, l34, et="l", closed=True)
+    pp.create_switch(net, b5, l45, et="l", closed=False)  # line 45 open at b5: charging only
+    pp.create_switch(net, b6, l26, et="l", closed=True)
+    for bus, p_mw in ((b2, 1.2), (b3, 2.0), (b4, 0.8), (b6, 1.5)):
+        pp.create_load(net, bus, p_mw=p_mw, q_mvar=0.3 * p_mw)
+    pp.create_sgen(net, b3, p_mw=1.0, q_mvar=-0.1)
+    pp.create_sgen(net, b5, p_mw=0.5)  # b5 is cut off by the open switch: an island
+    pp.create_storage(net, b6, p_mw=0.4, q_mvar=0.0, max_e_mwh=2.0)
+    pp.create_gen(net, b4, p_mw=0.6, vm_pu=1.01)  # PV bus
+    net.load.at[1, "scaling"] = 0.8
+    del l12, l23
+    return net
+
+
+def test_switches_match_runpp() -> None:
+    net = switch_net()
+    flow = PowerFlow(net)
+    assert flow.solve(*injections(net))
+    assert_matches_runpp(flow, runpp_reference(net))
+    assert flow.vm_pu[1] == flow.vm_pu[2]  # b1, b1a fused by the closed coupler
+    assert np.isnan(flow.vm_pu[6])  # b5 is behind the open line switch
+    assert flow.line_q_from_mvar[3] < 0  # open-ended cable: capacitive charging only
+    assert flow.line_p_from_mw[3] == pytest.approx(0.0, abs=1e-3)
+    assert flow.vm_pu[5] == pytest.approx(1.01, abs=1e-12)  # gen holds its setpoint
+
+
+def test_tap_change_matches_runpp(simbench_net: pp.pandapowerNet) -> None:
+    step = profile_step(simbench_net, 5000)
+    flow = PowerFlow(step)
+    assert flow.solve(*injections(step))
+    vm_before = flow.vm_pu.copy()
+    flow.set_tap_pos(0, 3)
+    flow.set_tap_pos(1, 3)
+    assert flow.solve(*injections(step))
+    tapped = copy.deepcopy(step)
+    tapped.trafo["tap_pos"] = 3
+    tapped.trafo["tap_changer_type"] = "Ratio"  # SimBench leaves it empty: runpp ignores taps
+    assert_matches_runpp(flow, runpp_reference(tapped))
+    assert np.nanmax(np.abs(flow.vm_pu - vm_before)) > 0.01  # hv-side taps move MV voltage
+
+
+def test_line_outage_matches_runpp(cigre_net: pp.pandapowerNet) -> None:
+    flow = PowerFlow(cigre_net)
+    assert flow.solve(*injections(cigre_net))
+    loading_before = flow.line_loading_percent.copy()
+    flow.set_in_service("line", 2, False)
+    assert flow.solve(*injections(cigre_net))
+    outaged = copy.deepcopy(cigre_net)
+    outaged.line.at[outaged.line.index[2], "in_service"] = False
+    assert_matches_runpp(flow, runpp_reference(outaged))
+    assert np.isnan(flow.line_loading_percent[2])
+    assert not np.allclose(flow.line_loading_percent[:2], loading_before[:2])
+    flow.set_in_service("line", 2, True)
+    assert flow.solve(*injections(cigre_net))
+    np.testing.assert_allclose(flow.line_loading_percent, loading_before, atol=1e-9)
+
+
+def test_isolated_island_is_nan_and_does_not_raise(cigre_net: pp.pandapowerNet) -> None:
+    """Feeder 2 (buses 12-14) hangs on trafo 1 alone (tie S1 open): out of service, it is
+    an island without slack."""
+    net = copy.deepcopy(cigre_net)
+    flow = PowerFlow(net)
+    flow.set_in_service("trafo", 1, False)
+    assert flow.solve(*injections(net))
+    island = [12, 13, 14]
+    assert np.all(np.isnan(flow.vm_pu[island]))
+    assert np.all(np.isfinite(np.delete(flow.vm_pu, island)))
+    assert np.all(np.isnan(flow.line_loading_percent[[10, 11]]))
+    assert np.isnan(flow.trafo_loading_percent[1])
+    net.trafo.at[1, "in_service"] = False
+    assert_matches_runpp(flow, runpp_reference(net))
+    slow = PowerFlow(net, backend="pandapower")
+    assert slow.solve(*injections(net))
+    np.testing.assert_array_equal(np.isnan(slow.line_loading_percent),
+                                  np.isnan(flow.line_loading_percent))
+
+
+def test_warm_start_equals_cold_start(simbench_net: pp.pandapowerNet) -> None:
+    warm = PowerFlow(simbench_net)
+    for row in (100, 9000, 17000, 26000):
+        step = profile_step(simbench_net, row, sgen_factor=2.0)
+        assert warm.solve(*injections(step))
+    cold = PowerFlow(step)
+    assert cold.solve(*injections(step))
+    np.testing.assert_allclose(warm.vm_pu, cold.vm_pu, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(warm.line_loading_percent, cold.line_loading_percent, atol=1e-8)
+
+
+@pytest.mark.parametrize("grid", ["cigre", "switches"])
+def test_pandapower_backend_equals_lightsim2grid(grid: str, cigre_net: pp.pandapowerNet) -> None:
+    net = cigre_net if grid == "cigre" else switch_net()
+    fast = PowerFlow(net)
+    slow = PowerFlow(net, backend="pandapower")
+    args = list(injections(net))
+    args[2] = 0.5 * args[2]  # half the DER output
+    for flow in (fast, slow):
+        flow.set_in_service("line", 2, False)
+        assert flow.solve(*args)
+    for name in RESULTS:
+        np.testing.assert_allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-7,
+                                   err_msg=name)
+    assert fast.losses_mw == pytest.approx(slow.losses_mw, abs=1e-9)
+    assert slow.n_fallbacks == 0 and fast.n_fallbacks == 0
+
+
+def test_fallback_to_runpp_when_fast_solver_fails(cigre_net: pp.pandapowerNet,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from hierarchy.plant import powerflow
+    flow = PowerFlow(cigre_net)
+    monkeypatch.setattr(powerflow._Model, "newton", lambda self, sbus, v0: None)
+    assert flow.solve(*injections(cigre_net))
+    assert flow.n_fallbacks == 1
+    assert_matches_runpp(flow, runpp_reference(cigre_net))
+
+
+def test_unsolvable_returns_false_with_nan(cigre_net: pp.pandapowerNet) -> None:
+    flow = PowerFlow(cigre_net, max_iteration=1)
+    load_p = 40.0 * cigre_net.load.p_mw.to_numpy()  # far beyond the feeders' capability
+    assert not flow.solve(load_p, *injections(cigre_net)[1:])
+    assert np.all(np.isnan(flow.vm_pu)) and np.isnan(flow.losses_mw)
+
+
+def test_grid_without_slack_returns_false_without_raising(cigre_net: pp.pandapowerNet) -> None:
+    net = copy.deepcopy(cigre_net)
+    net.ext_grid["in_service"] = False
+    for backend in ("lightsim2grid", "pandapower"):
+        flow = PowerFlow(net, backend=backend)
+        assert not flow.solve(*injections(net))
+        assert np.all(np.isnan(flow.vm_pu)) and np.all(np.isnan(flow.line_loading_percent))
+
+
+def test_bad_input_shapes_and_backend_raise(cigre_net: pp.pandapowerNet) -> None:
+    with pytest.raises(ValueError, match="backend"):
+        PowerFlow(cigre_net, backend="matpower")
+    flow = PowerFlow(cigre_net)
+    args = list(injections(cigre_net))
+    args[0] = args[0][:-1]
+    with pytest.raises(ValueError, match="load"):
+        flow.solve(*args)
+
+
+def test_warm_resolve_is_fast(simbench_net: pp.pandapowerNet) -> None:
+    """Budget: a warm re-solve of the 117-bus grid well under 0.5 ms (loose bound here)."""
+    flow = PowerFlow(simbench_net)
+    steps = [injections(profile_step(simbench_net, row)) for row in range(0, 40)]
+    assert flow.solve(*steps[0])
+    durations_s = []
+    for args in steps * 5:
+        start = time.perf_counter()
+        assert flow.solve(*args)
+        durations_s.append(time.perf_counter() - start)
+    assert np.median(durations_s) < 2e-3
