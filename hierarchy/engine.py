@@ -25,6 +25,7 @@ import numpy as np
 import simpy
 
 from hierarchy.clock import Order, tick
+from hierarchy.links import TraceRecord
 from hierarchy.messages import AreaMeasurement, Award, Bid, Offer, Price, UnitSetpoint, UnitStatus
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ class Engine:
             wait_ms = k * rt.step_ms - int(self.env.now)
             yield tick(self.env, wait_ms, Order.PHYSICS)
             self.step_index = k
+            self._trace("physics")
             self._apply_unit_inboxes()
             rt.plant.begin_step(k)
             self._settle(k)
@@ -103,23 +105,30 @@ class Engine:
         Commands are computed at the latest solution; if none moves more
         than ``control.tol`` [pu of rating] from what was last solved, the
         step has settled (the plant holds exactly the solved injections).
-        A growing move (oscillation) halves the relaxation factor.
+        A group whose move reverses direction (oscillation) has its
+        relaxation factor halved; one that keeps its direction gets it back.
         """
         rt = self.rt
         tol, max_iter = rt.control_tol, rt.control_max_iter
-        relax, last_move, converged = 1.0, math.inf, None
+        relax = [1.0] * len(rt.groups)
+        last = [None] * len(rt.groups)
+        converged = None
         for iteration in range(max_iter + 1):
-            commands, move = self._commands()
-            if converged is not None and move <= tol:
+            commands, moves = self._commands()
+            if converged is not None and max(moves, default=0.0) <= tol:
                 break
             if iteration == max_iter:
-                rt.recorder.nonconverged_control(k, self._time_ms(), [g.id for g in rt.groups])
+                restless = [g.id for g, m in zip(rt.groups, moves) if m > tol]
+                rt.recorder.nonconverged_control(k, self._time_ms(), restless)
                 break
-            if converged is not None and move > last_move:
-                relax = max(relax * 0.5, 0.125)
-            last_move = move
-            for group, command in zip(rt.groups, commands):
-                self._apply(group, command, relax)
+            for i, (group, command) in enumerate(zip(rt.groups, commands)):
+                delta = np.concatenate([np.asarray(command.p_mw, float) - group.p_mw,
+                                        np.asarray(command.q_mvar, float) - group.q_mvar])
+                if last[i] is not None:
+                    reversing = float(np.dot(delta, last[i])) < 0.0
+                    relax[i] = max(relax[i] * 0.5, 0.125) if reversing else min(relax[i] * 2.0, 1.0)
+                last[i] = delta
+                self._apply(group, command, relax[i])
             converged = self._solve(k)
             self._settled_commands = commands
         if not converged:
@@ -129,28 +138,32 @@ class Engine:
         return self.rt.plant.solve()
 
     def _commands(self):
-        """Every group's command at the latest solution, and the largest move [pu]."""
-        commands, move = [], 0.0
+        """Every group's command at the latest solution, and each group's move [pu].
+
+        The move is the largest change of P, Q (in pu of rating) or tap
+        position the command asks for against what was last solved.
+        """
+        commands, moves = [], []
+        now = self._time_ms()
         for group in self.rt.groups:
-            obs = self.rt.observe(group, self._time_ms())
+            obs = self.rt.observe(group, now)
             try:
                 command = group.policy.step(obs)
             except Exception as exc:  # a user's policy may raise anything
                 raise PolicyError(
                     f"unit policy {group.policy_name!r} of group {group.id!r} raised at "
-                    f"t={self._time_ms() / 1000:g} s: {type(exc).__name__}: {exc}"
+                    f"t={now / 1000:g} s: {type(exc).__name__}: {exc}"
                 ) from exc
-            rating = np.maximum(group.rating_mw, 1e-9)
+            move = 0.0
             if group.n_units:
-                move = max(
-                    move,
-                    float(np.max(np.abs(command.p_mw - group.p_mw) / rating)),
-                    float(np.max(np.abs(command.q_mvar - group.q_mvar) / rating)),
-                )
+                rating = np.maximum(group.rating_mw, 1e-9)
+                move = max(float(np.max(np.abs(command.p_mw - group.p_mw) / rating)),
+                           float(np.max(np.abs(command.q_mvar - group.q_mvar) / rating)))
                 if command.tap_pos is not None and group.tap_pos is not None:
                     move = max(move, float(np.max(np.abs(command.tap_pos - group.tap_pos))))
             commands.append(command)
-        return commands, move
+            moves.append(move)
+        return commands, moves
 
     def _apply(self, group, command, relax: float) -> None:
         group.p_mw = group.p_mw + relax * (np.asarray(command.p_mw, float) - group.p_mw)
@@ -208,7 +221,11 @@ class Engine:
     # ---------------------------------------------------------------- areas
     def _area(self, area):
         rt = self.rt
+        delay_ms = 0
         while True:
+            yield tick(self.env, delay_ms, Order.AREA)
+            delay_ms = area.period_ms
+            self._trace(f"area:{area.id}")
             self._refresh(area)
             try:
                 action = area.coordinator.control(area.state)
@@ -234,7 +251,6 @@ class Engine:
                 area.last_sent[group.id] = (p_set, price)
                 link.send(UnitSetpoint(group.id, area.id, p_set, self._time_ms(), price),
                           rt.unit_inbox[group.id])
-            yield tick(self.env, area.period_ms, Order.AREA)
 
     def _refresh(self, area) -> None:
         """Move what has arrived in the area's inbox into its state."""
@@ -256,6 +272,7 @@ class Engine:
         for start_ms in rt.market_intervals():
             send_ms = start_ms - 2 * rt.gate_closure_ms
             yield tick(self.env, max(send_ms - int(self.env.now), 0), Order.BIDDING)
+            self._trace(f"bidding:{area.id}")
             self._refresh(area)
             offers, bids = area.coordinator.orders(area.state, start_ms)
             link = rt.links[("area", "market")]
@@ -268,6 +285,7 @@ class Engine:
         for start_ms in rt.market_intervals():
             gate_ms = start_ms - rt.gate_closure_ms
             yield tick(self.env, max(gate_ms - int(self.env.now), 0), Order.MARKET)
+            self._trace("market")
             offers, bids = [], []
             while rt.market_inbox.items:
                 order = rt.market_inbox.items.pop(0)
@@ -298,11 +316,16 @@ class Engine:
     def _event(self, event):
         yield tick(self.env, max(event.at_ms - int(self.env.now), 0), Order.EVENT)
         rt = self.rt
+        self._trace(f"event:{event.kind}")
         rt.apply_event(event)
         if event.kind != "comm_outage" and self._settled_commands is not None:
             self._settle(self.step_index)
         rt.recorder.event(self._time_ms(), event.kind, getattr(event, "target", "") or "",
                           rt.describe_event(event))
+
+    def _trace(self, process: str) -> None:
+        if self.rt.trace is not None:
+            self.rt.trace.append(TraceRecord(self._time_ms(), "tick", process, ""))
 
     def _time_ms(self) -> int:
         return int(self.env.now)

@@ -329,6 +329,7 @@ def test_csv_round_trip(tmp_path, cigre):
     (lambda f: f.head(6), "too short"),
     (lambda f: f.assign(**{"load/3": ["x"] + [0.1] * 7}), "column 'load/3', row 0.*'x'"),
     (lambda f: f.drop(columns="time"), "no 'time' column"),
+    (lambda f: f.assign(time=range(8)), "needs a datetime"),
     (lambda f: f.assign(time=pd.date_range("2016-06-01 01:00", periods=8, freq="15min")),
      "starts 60 min after"),
 ])

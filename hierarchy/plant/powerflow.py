@@ -50,7 +50,7 @@ __all__ = ["PowerFlow", "BACKENDS", "RESULTS"]
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("lightsim2grid", "pandapower")
-_P_SIGN = {"load": -1.0, "sgen": 1.0, "storage": 1.0, "gen": 1.0}
+_P_SIGN = {"load": -1.0, "sgen": 1.0, "storage": -1.0, "gen": 1.0}
 _Q_TABLES = ("load", "sgen", "storage")
 _SWITCHABLE = ("line", "trafo", "load", "sgen", "storage", "gen")
 _MODEL_CACHE_SIZE = 32
@@ -73,9 +73,31 @@ _PP_OPTIONS: dict[str, Any] = dict(
     numba=False, lightsim2grid=False)
 
 
-def _empty_lookups() -> dict[str, Any]:
-    keys = ("bus", "bus_dc", "ext_grid", "gen", "branch", "branch_dc")
-    return {key: np.array([], dtype=np.int64) for key in keys}
+def _injection_matrices(net: pp.pandapowerNet, n_ppci: int,
+                        base_mva: float) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Map stacked element P [MW] and Q [Mvar] (load, sgen, storage, gen) to Sbus [pu].
+
+    Signs make generation positive; ``scaling`` and pandapower's in-service
+    selection (``_is_elements``, after the connectivity check) are applied.
+    """
+    lookup, is_el = net._pd2ppc_lookups["bus"], net["_is_elements"]
+    rows, cols, vals, with_q = [], [], [], []
+    offset = 0
+    for table, sign in _P_SIGN.items():
+        tab = net[table]
+        if len(tab):
+            ppci_bus = lookup[tab["bus"].to_numpy()]
+            active = np.flatnonzero(np.asarray(is_el[table], dtype=bool) & (ppci_bus < n_ppci))
+            rows.append(ppci_bus[active])
+            cols.append(active + offset)
+            vals.append(sign * tab["scaling"].to_numpy(dtype=float)[active] / base_mva)
+            with_q.append(np.full(len(active), table in _Q_TABLES))
+        offset += len(tab)
+    row, col, val = (np.concatenate(a) if a else np.zeros(0, int) for a in (rows, cols, vals))
+    q = np.concatenate(with_q) if with_q else np.zeros(0, bool)
+    shape = (n_ppci, offset)
+    return (sparse.csr_matrix((val, (row, col)), shape=shape),
+            sparse.csr_matrix((val[q], (row[q], col[q])), shape=shape))
 
 
 def _fast_path_unsupported(net: pp.pandapowerNet) -> str | None:
@@ -97,7 +119,8 @@ class _Model:
         self.tolerance_mva = tolerance_mva
         self.max_iteration = max_iteration
         _init_runpp_options(net, **_PP_OPTIONS)
-        net._pd2ppc_lookups = _empty_lookups()
+        net._pd2ppc_lookups = {key: np.array([], dtype=np.int64) for key in (
+            "bus", "bus_dc", "ext_grid", "gen", "branch", "branch_dc")}
         _, ppci = _pd2ppc(net)
         base_mva, bus, gen, branch, *_, ref, pv, pq, _, _, v0, _ = (
             _get_pf_variables_from_ppci(ppci))
@@ -122,47 +145,24 @@ class _Model:
         self.solver = NRSing_KLU()
 
     def _map_elements(self, net: pp.pandapowerNet, ppci: dict) -> None:
-        """Lookups pandapower row -> ppci index, and the injection matrices."""
+        """Lookups pandapower row -> ppci index (the sentinel n_ppci / n_branch: none)."""
         lookup = net._pd2ppc_lookups["bus"]
-        bus_ppci = lookup[net.bus.index.to_numpy()]
-        self.bus_ppci = np.minimum(bus_ppci, self.n_ppci)  # n_ppci: de-energised
-        is_el = net["_is_elements"]
-        rows, cols, vals, q_mask = [], [], [], []
-        offset = 0
-        for table, sign in _P_SIGN.items():
-            tab = net[table]
-            if len(tab):
-                ppci_bus = lookup[tab["bus"].to_numpy()]
-                active = np.flatnonzero(np.asarray(is_el[table], dtype=bool)
-                                        & (ppci_bus < self.n_ppci))
-                factor = sign * tab["scaling"].to_numpy(dtype=float) / self.base_mva
-                rows.append(ppci_bus[active])
-                cols.append(active + offset)
-                vals.append(factor[active])
-                q_mask.append(np.full(len(active), table in _Q_TABLES))
-            offset += len(tab)
-        rows_a, cols_a, vals_a, q_a = (np.concatenate(a) if a else np.zeros(0)
-                                       for a in (rows, cols, vals, q_mask))
-        q_a = q_a.astype(bool)
-        shape = (self.n_ppci, offset)
-        self.inj_p = sparse.csr_matrix((vals_a, (rows_a, cols_a)), shape=shape)
-        self.inj_q = sparse.csr_matrix((vals_a[q_a], (rows_a[q_a], cols_a[q_a])), shape=shape)
+        self.bus_ppci = np.minimum(lookup[net.bus.index.to_numpy()], self.n_ppci)
+        self.inj_p, self.inj_q = _injection_matrices(net, self.n_ppci, self.base_mva)
         branch_is = ppci["internal"]["branch_is"]
         branch_pos = np.where(branch_is, np.cumsum(branch_is) - 1, len(self.f_bus))
-        lookups = net._pd2ppc_lookups["branch"]
-        for table in ("line", "trafo"):
-            start, stop = lookups.get(table, (0, 0))
-            setattr(self, f"{table}_br", branch_pos[start:stop])
+        rows = net._pd2ppc_lookups["branch"]
+        self.line_br = branch_pos[slice(*rows.get("line", (0, 0)))]
+        self.trafo_br = branch_pos[slice(*rows.get("trafo", (0, 0)))]
         line, trafo = net.line, net.trafo
         self.line_i_max_ka = (line["max_i_ka"] * line["df"] * line["parallel"]).to_numpy(float)
         self.trafo_vn_kv = trafo[["vn_hv_kv", "vn_lv_kv"]].to_numpy(dtype=float)
         self.trafo_sn_mva = (trafo["sn_mva"] * trafo["parallel"] * trafo["df"]).to_numpy(float)
-        eg_bus = lookup[net.ext_grid["bus"].to_numpy()] if len(net.ext_grid) else np.zeros(0, int)
-        eg_on = np.asarray(is_el["ext_grid"], bool) & (eg_bus < self.n_ppci) if len(eg_bus) else \
-            np.zeros(0, bool)
-        self.ext_grid_bus = np.where(eg_on, eg_bus, self.n_ppci)
+        eg_bus = lookup[net.ext_grid["bus"].to_numpy(dtype=np.int64)]
+        eg_on = np.asarray(net["_is_elements"].get("ext_grid", []), dtype=bool)
+        self.ext_grid_bus = np.where(eg_on & (eg_bus < self.n_ppci), eg_bus, self.n_ppci)
         self.ext_grid_share = np.bincount(self.ext_grid_bus, minlength=self.n_ppci + 1)[
-            self.ext_grid_bus].astype(float)
+            self.ext_grid_bus].astype(float)  # ext_grids on one bus share its supply
 
     def _prepare_dc_start(self, bus: np.ndarray, branch: np.ndarray) -> None:
         """Factorise the DC power flow B matrix (MATPOWER ``dcpf``) for cold starts."""
@@ -428,7 +428,6 @@ class PowerFlow:
         self._v_bus = v_ext[model.bus_ppci]
         self.vm_pu = np.abs(self._v_bus)
         self.va_degree = np.degrees(np.angle(self._v_bus))
-        self.va_degree[np.isnan(self.vm_pu)] = np.nan
         s_f = np.append(v[model.f_bus] * np.conj(model.yf @ v) * base, _NAN_COMPLEX)
         s_t = np.append(v[model.t_bus] * np.conj(model.yt @ v) * base, _NAN_COMPLEX)
         i_f = np.abs(s_f) / (np.abs(v_ext[model.f_bus_ext]) * model.kv_f * _SQRT3)

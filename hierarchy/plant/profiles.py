@@ -27,10 +27,17 @@ from hierarchy.plant.topology import parse_element
 __all__ = [
     "SIMBENCH_STEP_MS",
     "SIMBENCH_YEAR",
+    "SYNTHETIC_LATITUDE_DEG",
     "Profiles",
     "build_profiles",
+    "clear_sky_fraction",
+    "load_shape",
+    "read_csv_profiles",
     "resample",
+    "sgen_kinds",
     "simbench_absolute_values",
+    "synthetic_series",
+    "wind_capacity_factor",
 ]
 
 #: Year of the SimBench profiles (a leap year: 366 days of 96 rows, 35,136 rows).
