@@ -14,7 +14,10 @@ Rules (DESIGN.md "Mechanisms are pure functions first"):
 
 Participant names are ``<area>/<group>`` for a group and
 ``<area>/<group>/<unit>`` for a dispatchable unit, ``<area>/load`` and
-``<area>/other_generation`` for what no group controls.
+``<area>/other_generation`` for what no group controls
+(:func:`unit_participant`). The recorder meters the same participants
+(plus ``<area>/other_storage``, the upstream grid and the losses) to
+settle them.
 """
 from __future__ import annotations
 
@@ -24,7 +27,24 @@ import numpy as np
 
 from hierarchy.messages import Award, Bid, Offer, UnitGroupInfo, UnitStatus
 
-__all__ = ["generator_blocks", "area_orders", "dispatchable_setpoints"]
+__all__ = ["generator_blocks", "area_orders", "dispatchable_setpoints", "unit_participant",
+           "LOAD", "OTHER_GENERATION", "OTHER_STORAGE"]
+
+#: participant suffixes of what no unit group controls in an area
+LOAD = "load"
+OTHER_GENERATION = "other_generation"
+OTHER_STORAGE = "other_storage"
+
+
+def unit_participant(area: str, group: str, kind: str, unit: str) -> str:
+    """Market participant that a unit's output is offered and settled under.
+
+    Examples
+    --------
+    >>> unit_participant("north", "chp", "dispatchable", "sgen/10"), unit_participant("north", "pv", "renewable", "sgen/3")
+    ('north/chp/sgen/10', 'north/pv')
+    """
+    return f"{area}/{group}/{unit}" if kind == "dispatchable" else f"{area}/{group}"
 
 
 def generator_blocks(
@@ -117,16 +137,16 @@ def area_orders(
                     info.p_min_mw[k], info.p_max_mw[k], info.cost_b[k], info.cost_c[k],
                     info.offer_blocks,
                 ):
-                    offers.append(Offer(f"{name}/{unit}", quantity, price))
+                    offers.append(Offer(unit_participant(area, group_id, info.kind, unit), quantity, price))
         elif info.kind == "flexible_load":
             demand_mw = float(-np.sum(status.p_mw))
             flexible_mw += demand_mw
             bid_price = info.bid_price if math.isfinite(info.bid_price) else price_cap
             bids.append(Bid(name, demand_mw, bid_price))
     inflexible_mw = max(load_mw - flexible_mw, 0.0)
-    bids.append(Bid(f"{area}/load", inflexible_mw, price_cap))
+    bids.append(Bid(f"{area}/{LOAD}", inflexible_mw, price_cap))
     if other_generation_mw > 0:
-        offers.append(Offer(f"{area}/other_generation", other_generation_mw, 0.0))
+        offers.append(Offer(f"{area}/{OTHER_GENERATION}", other_generation_mw, 0.0))
     return (
         _stamp([o for o in offers if o.quantity_mw > 0], interval_start_ms, area, now_ms),
         _stamp([b for b in bids if b.quantity_mw > 0], interval_start_ms, area, now_ms),
@@ -140,14 +160,8 @@ def dispatchable_setpoints(
 
     A unit with no award gets 0 (the policy holds it within its limits).
     """
-    return np.array(
-        [
-            awards[f"{area}/{info.group}/{unit}"].quantity_mw
-            if f"{area}/{info.group}/{unit}" in awards
-            else 0.0
-            for unit in info.unit_ids
-        ]
-    )
+    names = [unit_participant(area, info.group, "dispatchable", unit) for unit in info.unit_ids]
+    return np.array([awards[name].quantity_mw if name in awards else 0.0 for name in names])
 
 
 def share(

@@ -26,8 +26,12 @@ from hierarchy.scenario import Scenario, ScenarioError, load_scenario, resolved_
 __all__ = ["run", "Result", "RunInterrupted"]
 
 
-class RunInterrupted(RuntimeError):
-    """Raised inside the run when SIGTERM arrives (Ctrl-C raises KeyboardInterrupt)."""
+class RunInterrupted(BaseException):
+    """Raised inside the run when SIGTERM arrives (Ctrl-C raises KeyboardInterrupt).
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception``
+    inside a tier or the engine mistakes it for a policy's failure.
+    """
 
 
 class Result:
@@ -124,45 +128,52 @@ def run(source: str | os.PathLike | Mapping | Scenario, *, out: str | os.PathLik
         If the scenario is invalid (nothing is run).
     """
     from hierarchy.build import build
-    from hierarchy.engine import Engine
     from hierarchy.results import write_results
     from hierarchy.summary import summarize
 
     scenario, raw = _scenario_of(source)
     if seed is not None:
         scenario = scenario.model_copy(update={"seed": int(seed)})
-    wall_start = time.perf_counter()
-    rt = build(scenario, trace=trace)
-    out_dir = Path(out) if out is not None else Path(scenario.outputs.dir)
-    bar = _progress_bar(rt.n_steps, quiet if progress is None else not progress)
-    engine = Engine(rt, progress=bar.update if bar is not None else None)
-    complete, failure = True, None
-    try:
-        with _sigterm_as_exception():
-            engine.run()
-    except (KeyboardInterrupt, RunInterrupted) as exc:
-        complete, failure = False, exc
-    except Exception as exc:  # keep what was computed, then re-raise
-        complete, failure = False, exc
-    finally:
-        if bar is not None:
-            bar.close()
-    wall_s = time.perf_counter() - wall_start
-    summary = summarize(rt, wall_s, complete)
-    if failure is not None:
-        summary["error"] = f"{type(failure).__name__}: {failure}"
-    frames = rt.recorder.frames(scenario.time.start, rt.step_ms)
-    events = rt.recorder.events_frame(scenario.time.start)
-    result = Result(summary, frames, out_dir if write else None, events, rt.trace, rt)
-    if write:
-        write_results(result, scenario, raw, hashlib.sha256(raw).hexdigest())
-    if failure is not None and not isinstance(failure, (KeyboardInterrupt, RunInterrupted)):
-        failure.result = result  # type: ignore[attr-defined]
-        raise failure
+    with _sigterm_as_exception():
+        wall_start = time.perf_counter()
+        rt = build(scenario, trace=trace)
+        out_dir = Path(out) if out is not None else Path(scenario.outputs.dir)
+        failure = _run_engine(rt, quiet if progress is None else not progress)
+        wall_s = time.perf_counter() - wall_start
+        summary = summarize(rt, wall_s, failure is None)
+        if failure is not None:
+            summary["error"] = f"{type(failure).__name__}: {failure}"
+        frames = rt.recorder.frames(scenario.time.start, rt.step_ms)
+        events = rt.recorder.events_frame(scenario.time.start)
+        result = Result(summary, frames, out_dir if write else None, events, rt.trace, rt)
+        if write:
+            write_results(result, scenario, raw, hashlib.sha256(raw).hexdigest())
     if failure is not None:
         failure.result = result  # type: ignore[attr-defined]
         raise failure
     return result
+
+
+def _run_engine(rt, quiet: bool) -> BaseException | None:
+    """Run the engine; return what stopped it early (None if it finished).
+
+    Ctrl-C, SIGTERM and exceptions from the run are caught so that the
+    caller can write the results up to the last complete step first.
+    """
+    from hierarchy.engine import Engine
+
+    bar = _progress_bar(rt.n_steps, quiet)
+    engine = Engine(rt, progress=bar.update if bar is not None else None)
+    try:
+        engine.run()
+    except (KeyboardInterrupt, RunInterrupted) as exc:
+        return exc
+    except Exception as exc:  # kept with the partial results, then re-raised
+        return exc
+    finally:
+        if bar is not None:
+            bar.close()
+    return None
 
 
 def _progress_bar(total: int, disabled: bool):

@@ -69,6 +69,10 @@ class Runtime:
     gate_closure_ms: int
     control_tol: float
     control_max_iter: int
+    frequency: Any = None  # GridFrequency: island frequencies (hierarchy.plant.frequency_coupling)
+    frequency_step_ms: int = 100
+    _export_cache: tuple = (-1, None)
+    _meter_cache: tuple = (-1, None)
 
     @property
     def area_index(self) -> dict[str, int]:
@@ -87,7 +91,7 @@ class Runtime:
             p_avail, q_base = np.zeros(n), np.zeros(n)
         return Observation(
             time_ms=time_ms, step_s=self.step_ms / 1000.0,
-            vm_pu=plant.vm_pu[group.bus_positions], f_hz=np.full(n, self.f0_hz),
+            vm_pu=plant.vm_pu[group.bus_positions], f_hz=self.frequency.bus_f_hz[group.bus_positions],
             f0_hz=self.f0_hz, p_avail_mw=p_avail, q_base_mvar=q_base,
             p_set_mw=group.p_set_mw.copy(), price_per_mwh=group.price_per_mwh.copy(),
             p_mw=group.p_mw.copy(), q_mvar=group.q_mvar.copy(),
@@ -95,27 +99,44 @@ class Runtime:
 
     # ----------------------------------------------------------- measurement
     def net_export_mw(self) -> np.ndarray:
-        """Net export of every area [MW]: the flows leaving it (export positive)."""
-        pf, m = self.plant.powerflow, self.export_matrices
-        total = (m["line_from"] @ np.nan_to_num(pf.line_p_from_mw)
-                 + m["line_to"] @ np.nan_to_num(pf.line_p_to_mw)
-                 + m["trafo_hv"] @ np.nan_to_num(pf.trafo_p_hv_mw)
-                 + m["trafo_lv"] @ np.nan_to_num(pf.trafo_p_lv_mw)
-                 - m["ext_grid"] @ np.nan_to_num(pf.ext_grid_p_mw))
-        return np.asarray(total, dtype=float)
+        """Net export of every area [MW]: the flows leaving it (export positive).
+
+        One matrix product over all branch-end flows and ext_grid supplies,
+        cached for the latest solution.
+        """
+        pf = self.plant.powerflow
+        if self._export_cache[0] == pf.n_solves:
+            return self._export_cache[1]
+        flows = np.concatenate([pf.line_p_from_mw, pf.line_p_to_mw, pf.trafo_p_hv_mw,
+                                pf.trafo_p_lv_mw, pf.ext_grid_p_mw])
+        flows[np.isnan(flows)] = 0.0
+        export = self.export_matrices["all"] @ flows
+        self._export_cache = (pf.n_solves, export)
+        return export
 
     def measure_area(self, a: int, time_ms: int):
+        """Meter readings of area ``a`` at the latest solution."""
         from hierarchy.messages import AreaMeasurement
 
-        plant = self.plant
-        load_bus_area = self.export_matrices["load_area"]
-        load_mw = float(np.sum(plant.tables["load"].p_mw[load_bus_area == a]))
-        other = 0.0
-        for table, rows in self.uncontrolled_gen.items():
-            mask = rows[1] == a
-            other += float(np.sum(plant.tables[table].p_mw[rows[0][mask]]))
-        return AreaMeasurement(self.areas[a].id, float(self.net_export_mw()[a]), load_mw, other,
-                               self.f0_hz, time_ms)
+        load_mw, other_mw = self._area_meters()
+        return AreaMeasurement(self.areas[a].id, float(self.net_export_mw()[a]),
+                               float(load_mw[a]), float(other_mw[a]),
+                               float(self.frequency.area_f_hz[a]), time_ms)
+
+    def _area_meters(self) -> tuple[np.ndarray, np.ndarray]:
+        """Load [MW] and generation no group controls [MW] of every area, cached per solve."""
+        pf, plant = self.plant.powerflow, self.plant
+        if self._meter_cache[0] == pf.n_solves:
+            return self._meter_cache[1]
+        n = len(self.areas)
+        load = np.bincount(self.export_matrices["load_area"], weights=plant.load_p_mw,
+                           minlength=n)
+        other = np.zeros(n)
+        for table, (positions, areas) in self.uncontrolled_gen.items():
+            if positions.size:
+                other += np.bincount(areas, weights=plant.tables[table].p_mw[positions], minlength=n)
+        self._meter_cache = (pf.n_solves, (load, other))
+        return load, other
 
     # ----------------------------------------------------------------- market
     def market_intervals(self) -> list[int]:
@@ -128,8 +149,10 @@ class Runtime:
         from hierarchy.messages import Bid, Offer
 
         up = self.scenario.market.upstream
-        offers = [Offer("upstream", up.import_limit_mw, up.import_price, start_ms)]
-        bids = [Bid("upstream", up.export_limit_mw, up.export_price, start_ms)]
+        ext = self.export_matrices["ext_grid"]  # the area of the (first) ext_grid
+        area = self.areas[int(np.argmax(ext[:, 0]))].id if ext.size else None
+        offers = [Offer("upstream", up.import_limit_mw, up.import_price, start_ms, area)]
+        bids = [Bid("upstream", up.export_limit_mw, up.export_price, start_ms, area)]
         return [o for o in offers if o.quantity_mw > 0], [b for b in bids if b.quantity_mw > 0]
 
     @property
@@ -162,6 +185,8 @@ class Runtime:
             self.plant.trip(table, position)
         elif event.kind in ("line_outage", "line_restore"):
             self.plant.set_line(position, event.kind == "line_restore")
+        if event.kind in ("unit_trip", "line_outage", "line_restore"):
+            self.frequency.refresh_topology()
 
     def describe_event(self, event) -> str:
         if event.kind == "comm_outage":
@@ -235,6 +260,12 @@ def build(scenario: Scenario, trace: bool = False):
         interval_ms=interval_ms, gate_closure_ms=scenario.market.gate_closure,
         control_tol=scenario.control.tol, control_max_iter=scenario.control.max_iter,
     )
+    from hierarchy.plant.frequency_coupling import GridFrequency
+
+    rt.frequency = GridFrequency(plant, groups, area_of_bus,
+                                 [area.load_damping_pu for area in scenario.areas], grid.f0_hz,
+                                 grid.upstream)
+    rt.frequency_step_ms = int(scenario.frequency.step)
     rt.recorder = Recorder(rt)
     return rt
 

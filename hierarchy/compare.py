@@ -28,10 +28,12 @@ from hierarchy.outputs import flatten, read_parquet, write_text_atomic
 from hierarchy.plots import (format_time_axis, legend, new_figure, save_figure, step_post,
                              time_values, usable)
 
-__all__ = ["compare_runs", "run_labels", "read_summary"]
+__all__ = ["compare_runs", "run_labels", "read_summary", "run_folders", "sweep_values"]
 
 SUMMARY_FILE = "summary.json"
 TIMESERIES_FOLDER = "timeseries"
+#: the table :func:`hierarchy.sweep.run_sweep` writes into a sweep folder
+SWEEP_TABLE = "sweep.parquet"
 LINESTYLES = ("-", "--", ":", "-.")
 
 # draws one run's table on the axes: (axes, x, table, colour, run label)
@@ -63,6 +65,49 @@ def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, object]:
     if not path.is_file():
         raise FileNotFoundError(f"compare_runs: {path} does not exist (run not finished?)")
     return flatten(json.loads(path.read_text(encoding="utf-8")))
+
+
+def sweep_values(folder: str | os.PathLike[str]) -> pd.DataFrame | None:
+    """A sweep folder's runs and their varied values (index ``run_id``;
+    columns the varied key paths and ``status``), or None for a run folder."""
+    path = Path(folder) / SWEEP_TABLE
+    if not path.is_file():
+        return None
+    table = read_parquet(path).set_index("run_id")
+    return table.loc[:, :"status"]
+
+
+def run_folders(folders: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
+    """The run folders to compare: each folder given, or for a sweep folder
+    (one holding ``sweep.parquet``) the folders of its runs.
+
+    Returns
+    -------
+    tuple of two lists of pathlib.Path
+        The run folders that hold a ``summary.json``, in the order given
+        (a sweep's in run order), and the runs of sweeps left out because
+        they have none (failed before they started).
+
+    Raises
+    ------
+    FileNotFoundError
+        If a folder does not exist, or a folder given as a run folder holds
+        no ``summary.json``; the message names it.
+    """
+    found: list[Path] = []
+    missing: list[Path] = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no such folder")
+        runs = sweep_values(folder)
+        if runs is None:
+            read_summary(folder)  # raises, naming the folder, if there is none
+            found.append(folder)
+            continue
+        for run_id in runs.index:
+            has_summary = (folder / run_id / SUMMARY_FILE).is_file()
+            (found if has_summary else missing).append(folder / run_id)
+    return found, missing
 
 
 def _read_timeseries(run_dir: Path, name: str) -> pd.DataFrame | None:

@@ -19,6 +19,7 @@ The engine holds no control logic: the tiers decide, the plant computes.
 from __future__ import annotations
 
 import math
+import struct
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -56,12 +57,15 @@ class Engine:
         self.progress = progress
         self.step_index = 0
         self._settled_commands = None
+        self._frequency_wake: simpy.Event | None = None
+        self._frequency_time_ms = 0
 
     # ------------------------------------------------------------------ run
     def run(self) -> None:
         """Start every process and run until the end of the scenario."""
         env, rt = self.env, self.rt
         env.process(self._physics())
+        env.process(self._frequency())
         for area in rt.areas:
             env.process(self._area(area))
             if rt.market is not None:
@@ -81,9 +85,11 @@ class Engine:
             self.step_index = k
             self._trace("physics")
             self._apply_unit_inboxes()
+            self._frequency_advance()
             rt.plant.begin_step(k)
             self._settle(k)
             self._advance(k)
+            self._frequency_sync()
             rt.recorder.record_step(k, rt)
             self._report(k)
             if self.progress is not None and (k % 200 == 199 or k == rt.n_steps - 1):
@@ -105,13 +111,16 @@ class Engine:
         Commands are computed at the latest solution; if none moves more
         than ``control.tol`` [pu of rating] from what was last solved, the
         step has settled (the plant holds exactly the solved injections).
-        A group whose move reverses direction (oscillation) has its
-        relaxation factor halved; one that keeps its direction gets it back.
+        From the third iterate on, each group's step is relaxed by the
+        secant (Aitken) factor ``ω = ω_prev / (1 − ρ)``, with ``ρ`` the ratio of
+        its successive residuals: the optimal relaxation of a linear fixed
+        point, which damps oscillation (ρ < 0) and speeds up slow monotone
+        convergence (0 < ρ < 1).
         """
         rt = self.rt
         tol, max_iter = rt.control_tol, rt.control_max_iter
-        relax = [1.0] * len(rt.groups)
-        last = [None] * len(rt.groups)
+        n = len(rt.groups)
+        relax, last = [1.0] * n, [None] * n
         converged = None
         for iteration in range(max_iter + 1):
             commands, moves = self._commands()
@@ -122,12 +131,10 @@ class Engine:
                 rt.recorder.nonconverged_control(k, self._time_ms(), restless)
                 break
             for i, (group, command) in enumerate(zip(rt.groups, commands)):
-                delta = np.concatenate([np.asarray(command.p_mw, float) - group.p_mw,
-                                        np.asarray(command.q_mvar, float) - group.q_mvar])
-                if last[i] is not None:
-                    reversing = float(np.dot(delta, last[i])) < 0.0
-                    relax[i] = max(relax[i] * 0.5, 0.125) if reversing else min(relax[i] * 2.0, 1.0)
-                last[i] = delta
+                residual = np.concatenate([np.asarray(command.p_mw, float) - group.p_mw,
+                                           np.asarray(command.q_mvar, float) - group.q_mvar])
+                relax[i] = _secant_relaxation(relax[i], last[i], residual)
+                last[i] = residual if iteration >= 1 else None
                 self._apply(group, command, relax[i])
             converged = self._solve(k)
             self._settled_commands = commands
@@ -170,9 +177,10 @@ class Engine:
         group.q_mvar = group.q_mvar + relax * (np.asarray(command.q_mvar, float) - group.q_mvar)
         if command.tap_pos is not None:
             taps = np.asarray(command.tap_pos).astype(int)
-            for pos, tap, old in zip(group.positions, taps, group.tap_pos):
+            for unit_id, pos, tap, old in zip(group.unit_ids, group.positions, taps, group.tap_pos):
                 if tap != old:
                     self.rt.plant.powerflow.set_tap_pos(int(pos), int(tap))
+                    self.rt.recorder.event(self._time_ms(), "tap", unit_id, f"{int(old)} -> {int(tap)}")
             group.tap_pos = taps
         if group.table in self.rt.plant.tables:
             self.rt.plant.set_output(group.table, group.positions, group.p_mw, group.q_mvar)
@@ -201,18 +209,16 @@ class Engine:
     def _report(self, k: int) -> None:
         """Send unit status and meter readings up to the areas."""
         rt, now = self.rt, self._time_ms()
+        link = rt.links[("unit", "area")]
+        capabilities = [group.policy.capability(rt.observe(group, now)) for group in rt.groups]
         for a, area in enumerate(rt.areas):
-            link = rt.links[("unit", "area")]
-            meas = rt.measure_area(a, now)
-            link.send(meas, area.inbox)
-            for group in rt.groups:
+            link.send(rt.measure_area(a, now), area.inbox)
+            for group, cap in zip(rt.groups, capabilities):
                 rows = group.by_area.get(a)
                 if rows is None:
                     continue
-                obs = rt.observe(group, now)
-                cap = group.policy.capability(obs)
                 status = UnitStatus(
-                    group.id, area.id, tuple(group.unit_ids[r] for r in rows),
+                    group.id, area.id, group.area_unit_ids[a],
                     group.p_mw[rows], group.q_mvar[rows], cap.p_min_mw[rows], cap.p_max_mw[rows],
                     cap.energy_mwh[rows], now,
                 )
@@ -235,22 +241,29 @@ class Engine:
                     f"t={self._time_ms() / 1000:g} s: {type(exc).__name__}: {exc}"
                 ) from exc
             area.ace_mw = action.ace_mw
-            link = rt.links[("area", "unit")]
-            for group in rt.groups:
-                rows = group.by_area.get(area.index)
-                if rows is None:
-                    continue
-                p_set = action.p_set_mw.get(group.id)
-                p_set = np.full(rows.size, np.nan) if p_set is None else np.asarray(p_set, float)
-                price = area.state.price(rt.customer_class.get(group.id, "default"))
-                last = area.last_sent.get(group.id)
-                if last is not None and np.array_equal(last[0], p_set, equal_nan=True) and (
-                    last[1] == price or (math.isnan(last[1]) and math.isnan(price))
-                ):
-                    continue
-                area.last_sent[group.id] = (p_set, price)
-                link.send(UnitSetpoint(group.id, area.id, p_set, self._time_ms(), price),
-                          rt.unit_inbox[group.id])
+            self._send_setpoints(area, action)
+
+    def _send_setpoints(self, area, action) -> None:
+        """Send each unit group its setpoints and retail price, when they changed."""
+        rt = self.rt
+        link = rt.links[("area", "unit")]
+        prices: dict[str, float] = {}
+        for group in rt.groups:
+            rows = group.by_area.get(area.index)
+            if rows is None:
+                continue
+            p_set = action.p_set_mw.get(group.id)
+            p_set = np.full(rows.size, np.nan) if p_set is None else np.asarray(p_set, float)
+            cls = rt.customer_class.get(group.id, "default")
+            if cls not in prices:
+                prices[cls] = area.state.price(cls)
+            price = prices[cls]
+            key = p_set.tobytes() + struct.pack("d", price)
+            if area.last_sent.get(group.id) == key:
+                continue
+            area.last_sent[group.id] = key
+            link.send(UnitSetpoint(group.id, area.id, p_set, self._time_ms(), price),
+                      rt.unit_inbox[group.id])
 
     def _refresh(self, area) -> None:
         """Move what has arrived in the area's inbox into its state."""
@@ -282,21 +295,40 @@ class Engine:
     # --------------------------------------------------------------- market
     def _market(self):
         rt = self.rt
-        for start_ms in rt.market_intervals():
+        waiting: list = []  # orders that arrived for later intervals
+        starts = rt.market_intervals()
+        for start_ms in starts:
             gate_ms = start_ms - rt.gate_closure_ms
             yield tick(self.env, max(gate_ms - int(self.env.now), 0), Order.MARKET)
             self._trace("market")
-            offers, bids = [], []
-            while rt.market_inbox.items:
-                order = rt.market_inbox.items.pop(0)
-                if order.interval_start_ms != start_ms:
-                    rt.recorder.late_order(self._time_ms(), order)
-                    continue
-                (offers if isinstance(order, Offer) else bids).append(order)
+            offers, bids, waiting = self._gate(start_ms, waiting)
             offers_up, bids_up = rt.upstream_orders(start_ms)
-            clearing = rt.market.clear(start_ms, offers + offers_up, bids + bids_up)
-            rt.recorder.clearing(start_ms, clearing, offers + offers_up, bids + bids_up)
+            offers, bids = offers + offers_up, bids + bids_up
+            clearing = rt.market.clear(start_ms, offers, bids)
+            rt.recorder.clearing(start_ms, clearing, offers, bids)
             self._publish(start_ms, clearing)
+        if starts:  # what missed the last gate, by the start of its delivery
+            yield tick(self.env, max(starts[-1] - int(self.env.now), 0), Order.MARKET)
+            self._gate(rt.duration_ms, waiting)
+
+    def _gate(self, start_ms: int, waiting: list) -> tuple[list, list, list]:
+        """Offers and bids for the interval at ``start_ms`` [ms], from what has arrived.
+
+        Orders for an earlier interval missed its gate closure: they are
+        reported as late and never cleared. Orders for a later interval wait.
+        """
+        rt, now = self.rt, self._time_ms()
+        arrived = waiting + list(rt.market_inbox.items)
+        rt.market_inbox.items.clear()
+        offers, bids, later = [], [], []
+        for order in arrived:
+            if order.interval_start_ms < start_ms:
+                rt.recorder.late_order(now, order, order.interval_start_ms - rt.gate_closure_ms)
+            elif order.interval_start_ms > start_ms:
+                later.append(order)
+            else:
+                (offers if isinstance(order, Offer) else bids).append(order)
+        return offers, bids, later
 
     def _publish(self, start_ms: int, clearing) -> None:
         rt, now = self.rt, self._time_ms()
@@ -306,6 +338,7 @@ class Engine:
             link.send(Price(float(price), start_ms, rt.interval_ms, area.id, "clearing", now), area.inbox)
             for cls, tariff in rt.tariffs.items():
                 retail = rt.retail_price(tariff, start_ms, float(price))
+                rt.recorder.retail_price(start_ms, area.id, cls, retail)
                 link.send(Price(retail, start_ms, rt.interval_ms, area.id, cls, now), area.inbox)
             for participant, quantity in clearing.awards.items():
                 if participant.split("/", 1)[0] == area.id and quantity != 0:
@@ -314,14 +347,48 @@ class Engine:
 
     # --------------------------------------------------------------- events
     def _event(self, event):
-        yield tick(self.env, max(event.at_ms - int(self.env.now), 0), Order.EVENT)
+        yield tick(self.env, max(event.at - int(self.env.now), 0), Order.EVENT)
         rt = self.rt
         self._trace(f"event:{event.kind}")
         rt.apply_event(event)
         if event.kind != "comm_outage" and self._settled_commands is not None:
+            self._frequency_advance()
             self._settle(self.step_index)
+            self._frequency_sync()
         rt.recorder.event(self._time_ms(), event.kind, getattr(event, "target", "") or "",
                           rt.describe_event(event))
+
+    # ------------------------------------------------------------ frequency
+    def _frequency(self):
+        """Integrate island frequencies every ``frequency.step`` while unsettled, else sleep."""
+        rt = self.rt
+        while True:
+            if rt.frequency.settled():
+                self._frequency_wake = self.env.event()
+                yield self._frequency_wake
+                self._frequency_wake = None
+                self._frequency_time_ms = self._time_ms()
+            yield tick(self.env, rt.frequency_step_ms, Order.FREQUENCY)
+            self._trace("frequency")
+            self._frequency_advance()
+            rt.recorder.frequency_row(self._time_ms(), rt.frequency.area_f_hz)
+
+    def _frequency_advance(self) -> None:
+        """Bring the frequency model up to now (it is idle while settled)."""
+        now = self._time_ms()
+        if self._frequency_wake is None and now > self._frequency_time_ms:
+            self.rt.frequency.advance((now - self._frequency_time_ms) / 1000.0)
+        self._frequency_time_ms = now
+
+    def _frequency_sync(self) -> None:
+        """New inputs after a solve; a disturbance wakes the frequency process."""
+        freq, now = self.rt.frequency, self._time_ms()
+        freq.sync(self.rt.observe, now)
+        for kind, detail in freq.events:
+            self.rt.recorder.event(now, kind, "", detail)
+        freq.events.clear()
+        if self._frequency_wake is not None and not freq.settled():
+            self._frequency_wake.succeed()
 
     def _trace(self, process: str) -> None:
         if self.rt.trace is not None:
@@ -329,3 +396,23 @@ class Engine:
 
     def _time_ms(self) -> int:
         return int(self.env.now)
+
+
+def _secant_relaxation(relax: float, last: np.ndarray | None, residual: np.ndarray) -> float:
+    """Relaxation factor for the next iterate from two successive residuals.
+
+    For a fixed point ``x = G(x)`` iterated as ``x += ω·(G(x) − x)``, the
+    residual shrinks by ``ρ = 1 + ω·(λ − 1)`` per iterate where ``λ`` is the
+    slope of ``G``; the factor that cancels it is ``ω/(1 − ρ)``
+    (Aitken's Δ² in relaxation form). Clipped to [0.1, 1.5]; a residual that
+    does not shrink halves ω.
+    """
+    if last is None:
+        return 1.0
+    norm = float(np.dot(last, last))
+    if norm <= 0.0:
+        return relax
+    rho = float(np.dot(residual, last)) / norm
+    if rho >= 0.9:
+        return max(relax * 0.5, 0.1)
+    return min(max(relax / (1.0 - rho), 0.1), 1.5)

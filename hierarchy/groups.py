@@ -70,6 +70,7 @@ class UnitGroup:
         self.q_mvar = np.zeros(n)
         self.connected = np.ones(n, dtype=bool)
         self.by_area = {int(a): np.flatnonzero(self.area_of_unit == a) for a in np.unique(self.area_of_unit)}
+        self.area_unit_ids = {a: tuple(self.unit_ids[r] for r in rows) for a, rows in self.by_area.items()}
 
     @property
     def n_units(self) -> int:

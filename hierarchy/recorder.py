@@ -14,6 +14,10 @@ import pandas as pd
 
 __all__ = ["Recorder"]
 
+#: per-interval reliability figures of a clearing (``market_clearing`` table)
+RELIABILITY_COLUMNS = ("shortfall_mw", "surplus_mw", "reserve_required_mw", "reserve_mw",
+                       "reserve_shortfall_mw", "reserve_price")
+
 #: system-wide quantities recorded per step [MW], pandapower-independent signs
 SYSTEM_COLUMNS = ("load_mw", "generation_mw", "storage_charge_mw", "import_mw", "export_mw",
                   "losses_mw", "curtailed_mw", "not_served_mw")
@@ -27,6 +31,10 @@ class _Market:
     schedule: dict = field(default_factory=dict)  # start_ms -> array per area
     cleared_mw: list = field(default_factory=list)
     shortfall_mw: list = field(default_factory=list)
+    orders: list = field(default_factory=list)  # (offers, bids) cleared per interval
+    reliability: list = field(default_factory=list)  # dict column -> value per interval
+    late: dict = field(default_factory=dict)  # interval start_ms -> late orders
+    retail: dict = field(default_factory=dict)  # start_ms -> {"<area>/<class>": price}
 
 
 class Recorder:
@@ -67,6 +75,8 @@ class Recorder:
         self.market = _Market()
         self.events: list[tuple[int, str, str, str]] = []
         self.late_orders = 0
+        #: frequency-step rows (time [ms], f per area [Hz]) between physics steps
+        self.frequency_rows: list[tuple[int, np.ndarray]] = []
         self.nonconverged_control_steps: list[tuple[int, str]] = []
         self.nonconverged_pf_steps: list[int] = []
         self._unit_cols = {}
@@ -75,7 +85,13 @@ class Recorder:
             self._unit_cols[g.id] = slice(start, start + g.n_units)
             start += g.n_units
         self._renewables = [g for g in rt.groups if g.kind == "renewable"]
+        self._flexible_loads = [g for g in rt.groups if g.kind == "flexible_load" and g.table == "load"]
         self._interval_ms = rt.interval_ms
+        self._step_ms = rt.step_ms
+        self._penalty = float(rt.scenario.market.imbalance_penalty)
+        self.meter = _meter_plan(rt, self.area_ids)
+        self.arrays["participant_p_mw"] = np.full((n, len(self.meter.names)), np.nan)
+        self._settlement = None
 
     # ------------------------------------------------------------ per step
     def record_step(self, k: int, rt) -> None:
@@ -92,13 +108,15 @@ class Recorder:
         for g in self.storage_groups:
             a["battery_soc"][k, col:col + g.n_units] = self._soc(g, rt, k)
             col += g.n_units
-        a["area_frequency_hz"][k] = rt.f0_hz
+        a["area_frequency_hz"][k] = rt.frequency.area_f_hz
         a["area_net_export_mw"][k] = rt.net_export_mw()
         a["area_ace_mw"][k] = [area.ace_mw for area in rt.areas]
         schedule = self.market.schedule.get((k * rt.step_ms // self._interval_ms) * self._interval_ms)
         if schedule is not None:
             a["area_schedule_mw"][k] = schedule
         a["system_balance_mw"][k] = self._balance(rt)
+        a["system_balance_mw"][k, SYSTEM_COLUMNS.index("not_served_mw")] += self._shed_mw(rt, k)
+        a["participant_p_mw"][k] = self._metered(rt)
         self.steps_done = k + 1
 
     @staticmethod
@@ -115,9 +133,10 @@ class Recorder:
     def _balance(self, rt) -> list[float]:
         plant, pf = rt.plant, rt.plant.powerflow
         energised = {t: self._energised(rt, t) for t in plant.tables}
-        load = float(np.sum(plant.tables["load"].p_mw * energised["load"]))
+        load = float(np.sum(plant.load_p_mw * energised["load"]))
         not_served = float(np.sum(plant.tables["load"].p_mw * (1.0 - energised["load"])))
         generation = sum(float(np.sum(plant.tables[t].p_mw * energised[t])) for t in ("sgen", "gen"))
+        generation += float(np.sum(np.nan_to_num(pf.gen_slack_p_mw)))  # distributed slack shares
         storage = float(np.sum(plant.tables["storage"].p_mw * energised["storage"]))
         ext = float(np.nansum(pf.ext_grid_p_mw))
         curtailed = 0.0
@@ -125,6 +144,46 @@ class Recorder:
             curtailed += float(np.sum(plant.available_mw(g.table, g.positions) - g.p_mw))
         return [load, generation, storage, max(ext, 0.0), max(-ext, 0.0), float(pf.losses_mw),
                 max(curtailed, 0.0), not_served]
+
+    def _shed_mw(self, rt, k: int) -> float:
+        """Flexible-load consumption shed at the area's request [MW] (>= 0).
+
+        Where a load's area has sent a setpoint (shedding asked), the load's
+        shortfall ``max(wanted − served, 0)`` counts as not served, with
+        ``wanted`` what it would consume at the price it faces without the
+        area's cap (the policy's ``wanted_consumption_mw(obs)``; the profile
+        demand ``−p_avail`` for a policy without it). The voluntary price
+        response, including shedding at the load's own ``shed_price``, is a
+        choice of the customer and is not counted. De-energised loads are
+        counted in :meth:`_balance` (their served power is 0 here too).
+        """
+        shed_mw = 0.0
+        for g in self._flexible_loads:
+            obs = rt.observe(g, k * rt.step_ms)
+            asked = np.isfinite(obs.p_set_mw)
+            if not asked.any():
+                continue
+            wanted = getattr(g.policy, "wanted_consumption_mw", None)
+            wanted_mw = (np.asarray(wanted(obs), dtype=float) if wanted is not None
+                         else -np.minimum(np.asarray(obs.p_avail_mw, dtype=float), 0.0))
+            live = self._energised(rt, "load")[g.positions] > 0
+            served_mw = -g.p_mw
+            shed_mw += float(np.sum(np.maximum(wanted_mw - served_mw, 0.0)[asked & live]))
+        return shed_mw
+
+    def _metered(self, rt) -> np.ndarray:
+        """Output of every market participant now [MW], generation positive (sums to ~0)."""
+        from hierarchy.plant.plant import INJECTION_TABLES
+
+        m, plant, pf = self.meter, rt.plant, rt.plant.powerflow
+        out = np.zeros(len(m.names) + 1)
+        for table, owner in m.owner.items():
+            injection = INJECTION_TABLES[table] * plant.tables[table].p_mw * self._energised(rt, table)
+            out += np.bincount(owner + 1, weights=np.nan_to_num(injection), minlength=out.size)
+        out = out[1:]
+        out[m.upstream] += float(np.nansum(pf.ext_grid_p_mw))
+        out[m.losses] -= float(np.nan_to_num(pf.losses_mw))
+        return out
 
     @staticmethod
     def _energised(rt, table: str) -> np.ndarray:
@@ -148,6 +207,12 @@ class Recorder:
         m.awards.append(dict(clearing.awards))
         m.cleared_mw.append(float(clearing.quantity_mw))
         m.shortfall_mw.append(float(getattr(clearing, "shortfall_mw", 0.0) or 0.0))
+        m.orders.append((tuple(offers), tuple(bids)))
+        row = {key: float(getattr(clearing, key, 0.0) or 0.0) for key in RELIABILITY_COLUMNS}
+        for (a, b), flow_mw in (getattr(clearing, "flows_mw", None) or {}).items():
+            row[f"flow_{a}_{b}_mw"] = float(flow_mw)
+        m.reliability.append(row)
+        self._settlement = None
         schedule = np.zeros(len(self.area_ids))
         for participant, quantity in clearing.awards.items():
             area = participant.split("/", 1)[0]
@@ -155,16 +220,42 @@ class Recorder:
                 schedule[self.area_ids.index(area)] += quantity
         m.schedule[start_ms] = schedule
 
+    def frequency_row(self, time_ms: int, area_f_hz: np.ndarray) -> None:
+        """One frequency-model step while some island is not settled [Hz per area]."""
+        self.frequency_rows.append((int(time_ms), np.array(area_f_hz, dtype=float)))
+
+    def _frequency_frame(self, start, frame: pd.DataFrame) -> pd.DataFrame:
+        """Physics-step rows and frequency-step rows, time-sorted (physics first at a tie)."""
+        if not self.frequency_rows:
+            return frame
+        times = pd.Timestamp(start) + pd.to_timedelta([t for t, _ in self.frequency_rows], "ms")
+        extra = pd.DataFrame(np.vstack([f for _, f in self.frequency_rows]),
+                             index=pd.DatetimeIndex(times, name="time"), columns=frame.columns)
+        extra = extra[extra.index <= frame.index.max()] if len(frame) else extra.iloc[:0]
+        merged = pd.concat([frame, extra])
+        return merged[~merged.index.duplicated(keep="first")].sort_index(kind="stable")
+
     def event(self, time_ms: int, kind: str, target: str, detail: str = "") -> None:
         self.events.append((int(time_ms), kind, target, detail))
 
-    def late_order(self, time_ms: int, order) -> None:
+    def late_order(self, time_ms: int, order, gate_ms: int | None = None) -> None:
+        """An order that missed its gate closure (``gate_ms``): counted, never cleared."""
         self.late_orders += 1
+        start = order.interval_start_ms
+        self.market.late[start] = self.market.late.get(start, 0) + 1
+        gate = "" if gate_ms is None else f", gate closed at {gate_ms / 1000:g} s"
         self.event(time_ms, "late_order", order.participant,
-                   f"for interval at {order.interval_start_ms / 1000:g} s")
+                   f"{type(order).__name__} for interval at {start / 1000:g} s, sent at "
+                   f"{getattr(order, 'sent_ms', 0) / 1000:g} s{gate}")
+
+    def retail_price(self, start_ms: int, area: str, customer_class: str, price: float) -> None:
+        """A retail price published for ``customer_class`` in ``area`` [per MWh]."""
+        self.market.retail.setdefault(start_ms, {})[f"{area}/{customer_class}"] = float(price)
 
     def nonconverged_control(self, k: int, time_ms: int, group_ids) -> None:
         self.nonconverged_control_steps.append((int(time_ms), ",".join(group_ids)))
+        self.event(time_ms, "nonconverged", ",".join(group_ids),
+                   f"step {k}: unit control did not settle within control.max_iter")
 
     def nonconverged_powerflow(self, k: int) -> None:
         self.nonconverged_pf_steps.append(k)
@@ -185,13 +276,56 @@ class Recorder:
         }
         frames = {name: pd.DataFrame(self.arrays[name][:n], index=index, columns=cols)
                   for name, cols in columns.items()}
+        frames["area_frequency_hz"] = self._frequency_frame(start, frames["area_frequency_hz"])
         m = self.market
         market_index = pd.DatetimeIndex(
             pd.Timestamp(start) + pd.to_timedelta(np.asarray(m.starts_ms, dtype=np.int64), "ms"),
             name="time")
         frames["market_price"] = pd.DataFrame(m.prices, index=market_index, dtype=float)
         frames["market_award_mw"] = pd.DataFrame(m.awards, index=market_index, dtype=float).fillna(0.0)
+        frames.update(self._market_frames(start, market_index))
         return frames
+
+    def _market_frames(self, start, market_index) -> dict[str, pd.DataFrame]:
+        """``market_clearing`` (reliability per interval), ``market_retail_price`` and the settlement."""
+        m = self.market
+        clearing = pd.DataFrame(m.reliability, index=market_index, dtype=float)
+        clearing["cleared_mw"] = np.asarray(m.cleared_mw, dtype=float)
+        clearing["late_orders"] = np.array([m.late.get(t, 0) for t in m.starts_ms], dtype=float)
+        retail = pd.DataFrame([m.retail.get(t, {}) for t in m.starts_ms], index=market_index, dtype=float)
+        return {"market_clearing": clearing, "market_retail_price": retail, **self.settlement(start)}
+
+    def settlement(self, start) -> dict[str, pd.DataFrame]:
+        """``market_metered_mw`` and ``market_settlement`` of every complete interval.
+
+        Each participant's metered mean output over the interval is settled
+        against its award with :func:`market_control.settlement.settle_dual`
+        (clearing price of its area, ``market.imbalance_penalty``).
+        """
+        if self._settlement is None:
+            from market_control.settlement import interval_means, settle_dual
+
+            rows = interval_means(self.arrays["participant_p_mw"], self.steps_done, self._step_ms,
+                                   self.market.starts_ms, self._interval_ms)
+            done, metered, money = [], [], []
+            for i, mean_mw in rows:
+                actual = dict(zip(self.meter.names, mean_mw.tolist()))
+                awards = self.market.awards[i]
+                for name in awards:  # an award no meter knows of delivered nothing measurable
+                    actual.setdefault(name, 0.0)
+                price = self.market.prices[i]
+                area_price = {n: price.get(self.meter.area_of(n), price.get("system", np.nan)) for n in actual}
+                s = settle_dual(awards, actual, area_price, self._penalty, self._interval_ms / 3_600_000)
+                done.append(self.market.starts_ms[i])
+                metered.append(actual)
+                money.append({**s.total, "energy_account": s.energy_account,
+                              "imbalance_account": s.imbalance_account, "residual": s.residual})
+            index = pd.DatetimeIndex(
+                pd.Timestamp(start) + pd.to_timedelta(np.asarray(done, dtype=np.int64), "ms"), name="time")
+            self._settlement = {
+                "market_metered_mw": pd.DataFrame(metered, index=index, dtype=float),
+                "market_settlement": pd.DataFrame(money, index=index, dtype=float).fillna(0.0)}
+        return self._settlement
 
     def events_frame(self, start) -> pd.DataFrame:
         times = [pd.Timestamp(start) + pd.Timedelta(milliseconds=t) for t, *_ in self.events]
@@ -200,3 +334,60 @@ class Recorder:
             "kind": [e[1] for e in self.events], "target": [e[2] for e in self.events],
             "detail": [e[3] for e in self.events],
         })
+
+
+@dataclass
+class _MeterPlan:
+    """Which market participant each element's output is metered under.
+
+    ``owner[table]`` holds a participant column per element (-1: none);
+    ``upstream`` and ``losses`` are the columns of the upstream grid
+    (ext_grid injection, import positive) and of the branch losses
+    (negative), so that the columns sum to zero by the power balance.
+    """
+
+    names: list
+    owner: dict
+    upstream: int
+    losses: int
+    upstream_area: str | None
+
+    def area_of(self, participant: str) -> str | None:
+        """Area whose price a participant settles at (the ext_grid's for upstream and losses)."""
+        return participant.split("/", 1)[0] if "/" in participant else self.upstream_area
+
+
+def _meter_plan(rt, area_ids: list) -> _MeterPlan:
+    """Participants named as the areas name them in their orders (area_control.aggregation)."""
+    from area_control.aggregation import LOAD, OTHER_GENERATION, OTHER_STORAGE, unit_participant
+
+    names: list = []
+    column: dict = {}
+
+    def col(name: str) -> int:
+        if name not in column:
+            column[name] = len(names)
+            names.append(name)
+        return column[name]
+
+    plant = rt.plant
+    owner = {t: np.full(len(plant.net[t]), -1, dtype=int) for t in plant.tables}
+    for g in rt.groups:
+        if g.table not in owner:
+            continue
+        for a, rows in g.by_area.items():
+            for r in rows:
+                owner[g.table][g.positions[r]] = col(unit_participant(area_ids[a], g.id, g.kind, g.unit_ids[r]))
+    rest = {"load": LOAD, "sgen": OTHER_GENERATION, "gen": OTHER_GENERATION, "storage": OTHER_STORAGE}
+    for area in area_ids:
+        col(f"{area}/{LOAD}")
+        col(f"{area}/{OTHER_GENERATION}")
+    for table, own in owner.items():
+        free = np.flatnonzero(own < 0)
+        if free.size:
+            areas = rt.area_of_bus[plant.element_bus_positions(table, free)]
+            own[free] = [col(f"{area_ids[a]}/{rest[table]}") for a in areas]
+    ext = rt.export_matrices["ext_grid"]
+    upstream_area = area_ids[int(np.argmax(ext[:, 0]))] if ext.size else None
+    return _MeterPlan(names, owner, col("upstream"), col("losses"), upstream_area)
+

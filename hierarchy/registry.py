@@ -8,6 +8,7 @@ importing the kernel imports no tier.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 __all__ = ["BUILTIN", "PolicyLoadError", "resolve", "names"]
@@ -71,8 +72,9 @@ def resolve(tier: str, name: str) -> type:
     module_name, _, class_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise PolicyLoadError(f"cannot import module {module_name!r} for policy {name!r}: {exc}") from None
+    except Exception as exc:  # a user's module may raise anything while it is imported
+        raise PolicyLoadError(f"cannot import module {module_name!r} for policy {name!r}: "
+                              f"{type(exc).__name__}: {exc}") from None
     cls: Any = getattr(module, class_name, None)
     if cls is None:
         raise PolicyLoadError(f"module {module_name!r} has no class {class_name!r}")
@@ -80,4 +82,7 @@ def resolve(tier: str, name: str) -> type:
     base = getattr(importlib.import_module(base_module), base_name)
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise PolicyLoadError(f"{target} is not a subclass of {base_module}.{base_name}")
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(cls.__abstractmethods__))
+        raise PolicyLoadError(f"{target} does not implement {missing} (abstract in {base_name})")
     return cls

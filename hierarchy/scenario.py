@@ -126,9 +126,10 @@ class Scenario(Config):
                 raise KeyPathError(("events", index, "at"), (
                     f"{format_duration(event.at)} is not inside the run "
                     f"(time.duration {format_duration(self.time.duration)})"))
-        if self.profiles.source == "simbench" and self.grid.source != "simbench":
+        if self.profiles.source == "simbench" and self.grid.source == "pandapower":
             raise KeyPathError(("profiles", "source"), "simbench profiles need grid.source "
-                                                       "simbench")
+                                                       "simbench (or a file saved from a SimBench "
+                                                       "net, with its net.profiles)")
         return self
 
 

@@ -25,7 +25,7 @@ __all__ = [
     "ZoneSelector", "FeederSelector", "BusSelection", "CoordinatorConfig", "AreaConfig",
     "ElementQuery", "ElementSelection", "UnitConfig",
     "FlatTariff", "TouPeriod", "TouTariff", "RtpTariff", "TARIFF_KINDS",
-    "ReserveConfig", "UpstreamMarketConfig", "MarketConfig",
+    "ReserveConfig", "UpstreamMarketConfig", "TransferLimitConfig", "MarketConfig",
     "LoadStep", "UnitTrip", "LineOutage", "LineRestore", "CommOutage", "Event", "EVENT_KINDS",
 ]
 
@@ -267,8 +267,22 @@ class UpstreamMarketConfig(Config):
         return self
 
 
+class TransferLimitConfig(Config):
+    """An interface between two areas and its transfer limit each way [MW] (economic dispatch)."""
+
+    between: tuple[Identifier, Identifier]
+    limit_mw: FiniteFloat = Field(ge=0, description="[MW], each way")
+
+
 class MarketConfig(Config):
-    """The market operator: mechanism, timing, caps, reserve, tariffs, upstream."""
+    """The market operator: mechanism, timing, caps, reserve, tariffs, upstream.
+
+    ``imbalance_penalty`` [per MWh]: a participant short of its award pays
+    the clearing price plus it for the missing energy, one long is paid
+    the clearing price minus it (dual imbalance pricing); 0 = single price.
+    ``transfer_limits``: interfaces between areas for ``economic_dispatch``
+    (a price per area); areas without one do not exchange.
+    """
 
     mechanism: Literal["double_auction", "economic_dispatch", "none"] = "none"
     interval: PositiveDuration = 3_600_000
@@ -277,6 +291,24 @@ class MarketConfig(Config):
     reserve: ReserveConfig = Field(default_factory=ReserveConfig)
     tariffs: dict[Annotated[str, MinLen(1)], Tariff] = Field(default_factory=dict)
     upstream: UpstreamMarketConfig = Field(default_factory=UpstreamMarketConfig)
+    imbalance_penalty: FiniteFloat = Field(0.0, ge=0, description="[per MWh]")
+    transfer_limits: tuple[TransferLimitConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_transfer_limits(self) -> MarketConfig:
+        seen: dict[frozenset[str], int] = {}
+        for index, interface in enumerate(self.transfer_limits):
+            pair = frozenset(interface.between)
+            if len(pair) == 1:
+                raise KeyPathError(("transfer_limits", index, "between"), "needs two different areas")
+            if pair in seen:
+                raise KeyPathError(("transfer_limits", index, "between"), f"a second limit between "
+                                   f"{' and '.join(interface.between)} (first: transfer_limits[{seen[pair]}])")
+            seen[pair] = index
+        if self.transfer_limits and self.mechanism != "economic_dispatch":
+            raise KeyPathError(("transfer_limits",), f"needs mechanism economic_dispatch, not "
+                               f"{self.mechanism}")
+        return self
 
 
 # ---------------------------------------------------------------- events

@@ -107,9 +107,41 @@ def _market(rt) -> dict[str, Any]:
     m = rt.recorder.market
     interval_h = rt.interval_ms / 3_600_000
     prices = [np.mean(list(p.values())) for p in m.prices]
+    reserve_short = np.array([row.get("reserve_shortfall_mw", 0.0) for row in m.reliability], dtype=float)
+    by_area: dict[str, list[float]] = {}
+    for row in m.prices:
+        for column, price in row.items():
+            by_area.setdefault(column, []).append(price)
     return {
         "intervals": len(m.starts_ms),
         "mean_price": _finite(np.mean(prices)) if prices else None,
+        "mean_price_by_area": {k: _finite(np.mean(v)) for k, v in by_area.items()},
         "cleared_mwh": float(np.sum(m.cleared_mw) * interval_h),
         "shortfall_mwh": float(np.sum(m.shortfall_mw) * interval_h),
+        "reserve_shortfall_mwh": float(reserve_short.sum() * interval_h),
+        "reserve_shortfall_intervals": int(np.count_nonzero(reserve_short > 1e-9)),
+        "late_orders": int(rt.recorder.late_orders),
+        "settlement": _settlement(rt, interval_h),
+    }
+
+
+def _settlement(rt, interval_h: float) -> dict[str, Any]:
+    """Money over the settled intervals [currency], received positive (see recorder.settlement)."""
+    tables = rt.recorder.settlement(rt.scenario.time.start)
+    money, metered = tables["market_settlement"], tables["market_metered_mw"]
+    accounts = ["energy_account", "imbalance_account", "residual"]
+    participants = [c for c in money.columns if c not in accounts]
+    awards = {start: award for start, award in zip(rt.recorder.market.starts_ms, rt.recorder.market.awards)}
+    start = np.datetime64(rt.scenario.time.start, "ms")
+    deviation_mwh = 0.0
+    for time, row in metered.iterrows():
+        award = awards[int((np.datetime64(time, "ms") - start).astype(np.int64))]
+        deviation_mwh += sum(abs(mw - award.get(name, 0.0)) for name, mw in row.items()) * interval_h
+    return {
+        "intervals": len(money),
+        "energy_account": float(money["energy_account"].sum()) if len(money) else 0.0,
+        "imbalance_account": float(money["imbalance_account"].sum()) if len(money) else 0.0,
+        "imbalance_abs_mwh": float(deviation_mwh),
+        "max_abs_residual": float(money["residual"].abs().max()) if len(money) else 0.0,
+        "participants": {name: float(money[name].sum()) for name in participants},
     }

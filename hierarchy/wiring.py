@@ -157,6 +157,14 @@ def build_groups(scenario: Scenario, net, plant, area_of_bus: np.ndarray) -> lis
             used[(table, p)] = unit.id
         params = _params(cls, unit, path)
         positions_arr = np.asarray(positions, dtype=int)
+        if table == "trafo":
+            params.update({k: v for k, v in _tap_params(net, positions_arr, f"{path}.elements").items()
+                           if k in cls.defaults and k not in unit.params})
+        if table == "storage" and "capacity_mwh" in cls.defaults and "capacity_mwh" not in unit.params \
+                and "max_e_mwh" in net.storage:
+            capacity = net.storage["max_e_mwh"].to_numpy(dtype=float)[positions_arr]
+            if np.all(np.isfinite(capacity) & (capacity > 0)):  # the element's data over a generic default
+                params["capacity_mwh"] = capacity.tolist()
         rating = _rating(net, table, positions_arr, params.pop("rating_mw"))
         group_params = {k: params.pop(k) for k in ("offer_price",)}
         if "h_s" not in cls.defaults:
@@ -172,9 +180,56 @@ def build_groups(scenario: Scenario, net, plant, area_of_bus: np.ndarray) -> lis
         group.takes_setpoints = group.kind in ("storage", "dispatchable", "flexible_load") or (
             issubclass(cls, _curtail_class()))
         if table == "trafo":
-            group.tap_pos = net.trafo["tap_pos"].to_numpy()[positions_arr].astype(int)
+            group.tap_pos = _tap_data(net, positions_arr)["tap_pos"].astype(int)
+            try:  # makes pandapower honour tap_pos (SimBench leaves tap_changer_type empty)
+                for pos, tap in zip(positions_arr, group.tap_pos):
+                    plant.powerflow.set_tap_pos(int(pos), int(tap))
+            except ValueError as exc:
+                raise ScenarioError(f"{path}.elements", str(exc)) from None
         groups.append(group)
     return groups
+
+
+def _tap_data(net, positions: np.ndarray) -> dict[str, np.ndarray]:
+    """Tap columns of the transformers at ``positions`` (missing tap_pos: neutral) [steps, %]."""
+    frame = net.trafo.iloc[positions]
+
+    def column(name: str, fallback: float) -> np.ndarray:
+        values = frame[name].to_numpy(dtype=float) if name in frame else np.full(len(frame), np.nan)
+        return np.where(np.isfinite(values), values, fallback)
+
+    neutral = column("tap_neutral", 0.0)
+    tap_pos = frame["tap_pos"].to_numpy(dtype=float) if "tap_pos" in frame else neutral.copy()
+    return {"tap_min": column("tap_min", np.nan), "tap_max": column("tap_max", np.nan),
+            "tap_pos": np.round(np.where(np.isfinite(tap_pos), tap_pos, neutral)),
+            "tap_step_percent": column("tap_step_percent", 0.0),
+            "lv_side": (frame["tap_side"].astype(str).str.lower() == "lv").to_numpy()
+            if "tap_side" in frame else np.zeros(len(frame), bool)}
+
+
+def _tap_params(net, positions: np.ndarray, path: str) -> dict[str, Any]:
+    """Tap-changer parameters of a trafo group from the transformers' data.
+
+    ``tap_min``, ``tap_max``, ``tap_init`` (the data's ``tap_pos``) and
+    ``direction``: −1 where raising the tap lowers the LV voltage (tap on
+    the HV side with a positive ``tap_step_percent``: the HV winding ratio
+    grows), +1 where it raises it (LV side, or a negative step).
+
+    Raises
+    ------
+    ScenarioError
+        At ``path`` if a transformer has no tap changer (no finite, non-zero
+        ``tap_step_percent``, or no ``tap_min``/``tap_max``).
+    """
+    data = _tap_data(net, positions)
+    missing = ~(np.isfinite(data["tap_min"]) & np.isfinite(data["tap_max"])) | (data["tap_step_percent"] == 0)
+    if np.any(missing):
+        names = [f"trafo/{int(net.trafo.index[p])}" for p in positions[missing]]
+        raise ScenarioError(path, f"{', '.join(names)} has no tap changer "
+                                  "(tap_step_percent, tap_min, tap_max)")
+    direction = np.where(data["lv_side"], 1.0, -1.0) * np.sign(data["tap_step_percent"])
+    return {"tap_min": data["tap_min"].tolist(), "tap_max": data["tap_max"].tolist(),
+            "tap_init": data["tap_pos"].tolist(), "direction": direction.tolist()}
 
 
 def _rating(net, table: str, positions: np.ndarray, value) -> np.ndarray:
@@ -195,11 +250,12 @@ def group_infos(groups: list[UnitGroup], a: int, area_id: str) -> list[UnitGroup
         p = g.policy.params
         cost = p.get("cost") or {}
         n = rows.size
+        p_max_param = p.get("p_max_mw") if p.get("p_max_mw") is not None else g.rating_mw  # None: rating
         p_min = np.broadcast_to(np.asarray(p.get("p_min_mw", 0.0) if g.kind == "dispatchable"
-                                           else -np.asarray(p.get("p_max_mw", g.rating_mw))
+                                           else -np.asarray(p_max_param, float)
                                            if g.kind == "storage" else 0.0, float),
                                 g.rating_mw.shape)[rows]
-        p_max = np.broadcast_to(np.asarray(p.get("p_max_mw", g.rating_mw), float), g.rating_mw.shape)[rows]
+        p_max = np.broadcast_to(np.asarray(p_max_param, float), g.rating_mw.shape)[rows]
         p_max = np.where(np.isfinite(p_max), p_max, g.rating_mw[rows])
         infos.append(UnitGroupInfo(
             group=g.id, area=area_id, kind=g.kind, unit_ids=tuple(g.unit_ids[r] for r in rows),
@@ -265,14 +321,40 @@ def coordinator_for(scenario, a: int, config, infos, groups, net, area_of_bus):
 
 
 def market_for(scenario: Scenario):
-    """The market operator, or None when ``market.mechanism`` is ``none``."""
+    """The market operator, or None when ``market.mechanism`` is ``none``.
+
+    Passes the reserve requirement (``market.reserve``) to either mechanism
+    and the ``market.transfer_limits`` to economic dispatch, after checking
+    that they name areas and that every unit's ``customer_class`` has a tariff.
+    """
     market = scenario.market
+    _check_market_references(scenario)
     if market.mechanism == "none":
         return None
     cls = registry.resolve("market", market.mechanism)
+    reserve = {"reserve_fraction_of_load": market.reserve.fraction_of_load,
+               "reserve_largest_unit": market.reserve.largest_unit}
     if market.mechanism == "economic_dispatch":
-        return cls(price_cap=market.price_cap)
-    return cls(price_cap=market.price_cap)
+        limits = {tuple(t.between): t.limit_mw for t in market.transfer_limits} or None
+        return cls(price_cap=market.price_cap, transfer_limits=limits, **reserve)
+    return cls(price_cap=market.price_cap, **reserve)
+
+
+def _check_market_references(scenario: Scenario) -> None:
+    """Transfer limits name areas; customer classes other than ``default`` name tariffs."""
+    areas = [area.id for area in scenario.areas]
+    for index, interface in enumerate(scenario.market.transfer_limits):
+        for area in interface.between:
+            if area not in areas:
+                raise ScenarioError(f"market.transfer_limits[{index}].between",
+                                    f"no area {area!r}; areas: {', '.join(areas)}")
+    tariffs = scenario.market.tariffs
+    for index, unit in enumerate(scenario.units):
+        cls = unit.params.get("customer_class", "default")
+        if cls != "default" and cls not in tariffs:
+            valid = ", ".join(sorted(tariffs)) or "none given"
+            raise ScenarioError(f"units[{index}].params.customer_class",
+                                f"no tariff {cls!r} in market.tariffs (tariffs: {valid})")
 
 
 def area_net_export_matrices(net, area_of_bus: np.ndarray, groups):
@@ -308,6 +390,8 @@ def area_net_export_matrices(net, area_of_bus: np.ndarray, groups):
     matrices = {"line_from": leaving(lf, lt), "line_to": leaving(lt, lf),
                 "trafo_hv": leaving(th, tl), "trafo_lv": leaving(tl, th), "ext_grid": ext,
                 "load_area": area_of(element_bus(net, "load"))}
+    matrices["all"] = np.hstack([matrices["line_from"], matrices["line_to"], matrices["trafo_hv"],
+                                 matrices["trafo_lv"], -matrices["ext_grid"]])
     controlled = {(g.table, int(p)) for g in groups for p in g.positions}
     uncontrolled = {}
     for table in ("sgen", "gen"):

@@ -57,6 +57,11 @@ class Clearing:
         ``from`` to ``to`` (economic dispatch with transfer limits only).
     reserve_price : float
         Dual of the reserve requirement [per MW and hour] (economic dispatch).
+    reserve_required_mw : float
+        Upward reserve requirement of the interval [MW] (0: none asked).
+    reserve_mw : float
+        Upward reserve available after the clearing [MW]: offered capacity
+        not accepted (double auction) or the reserve the dispatch holds.
     """
 
     price: float | dict[str, float]
@@ -70,6 +75,8 @@ class Clearing:
     bids_accepted_mw: tuple[float, ...] = ()
     flows_mw: dict[tuple[str, str], float] = field(default_factory=dict)
     reserve_price: float = 0.0
+    reserve_required_mw: float = 0.0
+    reserve_mw: float = 0.0
 
     def price_of(self, area: str | None = None) -> float:
         """Price [per MWh] that applies in ``area`` (any area if uniform).

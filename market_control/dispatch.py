@@ -420,7 +420,7 @@ def _unpack(problem: _Problem, x: np.ndarray, eq_dual: np.ndarray, ub_dual: np.n
         p_mw=x[:n_g].copy(),
         unserved_mw={area: float(v) for area, v in zip(problem.areas, unserved)},
         spilled_mw={area: float(v) for area, v in zip(problem.areas, spilled)},
-        price={area: float(v) for area, v in zip(problem.areas, eq_dual)},
+        price={area: float(v) + 0.0 for area, v in zip(problem.areas, eq_dual)},  # no -0.0
         reserve_short_mw=float(short.sum()),
         reserve_price=float(reserve_prices.max()) if reserve_prices.size else 0.0,
         flows_mw={pair: float(v) for pair, v in zip(problem.interfaces, x[2 * n_g : start_u])},

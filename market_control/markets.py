@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Sequence
 
 from hierarchy.messages import Bid, Offer
@@ -21,7 +22,49 @@ from market_control.auction import double_auction
 from market_control.base import Clearing, Market, for_interval
 from market_control.dispatch import Generator, Solution, TransferLimits, solve_dispatch
 
-__all__ = ["DoubleAuctionMarket", "EconomicDispatchMarket", "NoMarket"]
+__all__ = ["DoubleAuctionMarket", "EconomicDispatchMarket", "NoMarket", "reserve_requirement_mw",
+           "NOT_A_UNIT"]
+
+#: Participants that are not generating units for ``largest_unit``: the
+#: upstream grid's import offer is an interconnection, not a unit.
+NOT_A_UNIT = frozenset({"upstream"})
+
+
+def reserve_requirement_mw(
+    offers: Sequence[Offer],
+    bids: Sequence[Bid],
+    price_cap: float,
+    reserve_mw: float = 0.0,
+    fraction_of_load: float = 0.0,
+    largest_unit: bool = False,
+) -> float:
+    """Upward reserve requirement of one interval [MW].
+
+    ``reserve_mw + fraction_of_load · D + (largest_unit ? max_i O_i : 0)``,
+    with ``D`` the unresponsive demand (bids at or above ``price_cap``)
+    [MW] and ``O_i`` the total offered capacity of participant ``i`` [MW]
+    (those in :data:`NOT_A_UNIT` excepted): a share of the load, as in
+    ENTSO-E's dimensioning of frequency restoration reserve, and the
+    loss of the largest infeed (N-1), the deterministic criterion of
+    Wood, Wollenberg & Sheblé, *Power Generation, Operation, and Control*,
+    3rd ed., 2014, §4.4 (spinning reserve). A unit group that offers as one
+    participant (a renewable group) counts as one unit.
+
+    Examples
+    --------
+    >>> reserve_requirement_mw([Offer("g1", 5, 10), Offer("g1", 3, 20), Offer("g2", 6, 30)],
+    ...                        [Bid("load", 10, 3000), Bid("flex", 4, 80)], 3000, 1.0, 0.1, True)
+    10.0
+    """
+    fixed_mw = sum(b.quantity_mw for b in bids if b.price >= price_cap and b.quantity_mw > 0)
+    required_mw = float(reserve_mw) + float(fraction_of_load) * fixed_mw
+    if largest_unit:
+        offered: dict[str, float] = {}
+        for o in offers:
+            if o.participant not in NOT_A_UNIT and o.quantity_mw > 0:
+                offered[o.participant] = offered.get(o.participant, 0.0) + o.quantity_mw
+        required_mw += max(offered.values(), default=0.0)
+    return required_mw
 
 
 class NoMarket(Market):
@@ -34,19 +77,35 @@ class NoMarket(Market):
 class DoubleAuctionMarket(Market):
     """Uniform-price double auction (:func:`market_control.double_auction`).
 
+    The auction clears energy only; the reserve requirement is reported,
+    not enforced: ``reserve_mw`` of the clearing is the offered capacity
+    left unaccepted, ``reserve_shortfall_mw`` what it lacks against the
+    requirement of :func:`reserve_requirement_mw`.
+
     Parameters
     ----------
     price_cap : float
         Price limit [per MWh]; a bid at it is unresponsive load.
+    reserve_mw, reserve_fraction_of_load, reserve_largest_unit :
+        Reserve requirement, see :func:`reserve_requirement_mw`.
     """
 
-    def __init__(self, price_cap: float = 3000.0):
+    def __init__(self, price_cap: float = 3000.0, reserve_mw: float = 0.0,
+                 reserve_fraction_of_load: float = 0.0, reserve_largest_unit: bool = False):
         self.price_cap = float(price_cap)
+        self.reserve_mw = float(reserve_mw)
+        self.reserve_fraction_of_load = float(reserve_fraction_of_load)
+        self.reserve_largest_unit = bool(reserve_largest_unit)
 
     def clear(self, interval_start_ms: int, offers: Sequence[Offer], bids: Sequence[Bid]) -> Clearing:
-        return double_auction(
-            for_interval(interval_start_ms, offers), for_interval(interval_start_ms, bids), self.price_cap
-        )
+        offers = for_interval(interval_start_ms, offers)
+        bids = for_interval(interval_start_ms, bids)
+        clearing = double_auction(offers, bids, self.price_cap)
+        required_mw = reserve_requirement_mw(offers, bids, self.price_cap, self.reserve_mw,
+                                             self.reserve_fraction_of_load, self.reserve_largest_unit)
+        headroom_mw = sum(o.quantity_mw for o in offers) - sum(clearing.offers_accepted_mw)
+        return replace(clearing, reserve_required_mw=required_mw, reserve_mw=headroom_mw,
+                       reserve_shortfall_mw=max(required_mw - headroom_mw, 0.0))
 
 
 class EconomicDispatchMarket(Market):
@@ -72,6 +131,9 @@ class EconomicDispatchMarket(Market):
     reserve_fraction_of_load : float
         Added reserve requirement as a fraction of the fixed demand
         (the scenario's ``market.reserve.fraction_of_load``).
+    reserve_largest_unit : bool
+        Add the largest single offer to the requirement
+        (``market.reserve.largest_unit``, see :func:`reserve_requirement_mw`).
     """
 
     def __init__(
@@ -80,11 +142,13 @@ class EconomicDispatchMarket(Market):
         reserve_mw: float = 0.0,
         transfer_limits: TransferLimits | None = None,
         reserve_fraction_of_load: float = 0.0,
+        reserve_largest_unit: bool = False,
     ):
         self.price_cap = float(price_cap)
         self.reserve_mw = float(reserve_mw)
         self.transfer_limits = dict(transfer_limits) if transfer_limits is not None else None
         self.reserve_fraction_of_load = float(reserve_fraction_of_load)
+        self.reserve_largest_unit = bool(reserve_largest_unit)
 
     def clear(self, interval_start_ms: int, offers: Sequence[Offer], bids: Sequence[Bid]) -> Clearing:
         zonal = self.transfer_limits is not None
@@ -106,7 +170,10 @@ class EconomicDispatchMarket(Market):
         for k in fixed_ix:
             zone = bids[k].area if zonal else None
             demand_mw[zone] = demand_mw.get(zone, 0.0) + bids[k].quantity_mw
-        reserve_mw = self.reserve_mw + self.reserve_fraction_of_load * sum(demand_mw.values())
+        live_offers = [offers[k] for k in offer_ix]
+        reserve_mw = reserve_requirement_mw(live_offers, [bids[k] for k in bid_ix], self.price_cap,
+                                            self.reserve_mw, self.reserve_fraction_of_load,
+                                            self.reserve_largest_unit)
         demand = demand_mw if zonal else demand_mw.get(None, 0.0)
         solution = solve_dispatch(units, demand, reserve_mw, self.transfer_limits, self.price_cap)
         offers_mw = [0.0] * len(offers)
@@ -118,7 +185,9 @@ class EconomicDispatchMarket(Market):
         for k in fixed_ix:
             zone = bids[k].area if zonal else None
             bids_mw[k] = bids[k].quantity_mw * (1.0 - solution.unserved_mw[zone] / demand_mw[zone])
-        return self._clearing(offers, bids, offers_mw, bids_mw, solution)
+        clearing = self._clearing(offers, bids, offers_mw, bids_mw, solution)
+        headroom_mw = sum(o.quantity_mw for o in live_offers) - sum(offers_mw)
+        return replace(clearing, reserve_required_mw=reserve_mw, reserve_mw=headroom_mw)
 
     def _clearing(self, offers, bids, offers_mw: list[float], bids_mw: list[float], solution: Solution) -> Clearing:
         """The clearing, from the accepted quantity of each order [MW]."""

@@ -29,7 +29,9 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-__all__ = ["Settlement", "settle"]
+import numpy as np
+
+__all__ = ["Settlement", "settle", "settle_dual", "dual_imbalance_price", "interval_means"]
 
 PriceInput = float | Mapping[str, float]
 
@@ -129,3 +131,104 @@ def _price(price: PriceInput, name: str) -> float:
             raise ValueError(f"no price for participant {name!r}")
         return float(price[name])
     return float(price)
+
+
+def dual_imbalance_price(price: float, deviation_mw: float, penalty_per_mwh: float) -> float:
+    """Imbalance price [per MWh] of one participant under dual pricing.
+
+    A participant short of its award (``deviation_mw = M − A < 0``) buys the
+    missing energy at ``price + penalty``; one long (``> 0``) sells its
+    surplus at ``price − penalty``; an exact one settles at ``price``. With
+    ``penalty = 0`` this is single pricing at the clearing price. Dual
+    pricing makes deviating cost money whichever way, as in the British
+    balancing mechanism before 2015 (Kirschen & Strbac, §3.4.3).
+
+    Examples
+    --------
+    >>> dual_imbalance_price(50.0, -1.0, 10.0), dual_imbalance_price(50.0, 2.0, 10.0)
+    (60.0, 40.0)
+    """
+    if deviation_mw < 0:
+        return float(price) + float(penalty_per_mwh)
+    if deviation_mw > 0:
+        return float(price) - float(penalty_per_mwh)
+    return float(price)
+
+
+def settle_dual(
+    awards: Mapping[str, float],
+    actual_mw: Mapping[str, float],
+    price: Mapping[str, float],
+    penalty_per_mwh: float,
+    interval_h: float,
+) -> Settlement:
+    """Settle one interval with dual imbalance prices (:func:`dual_imbalance_price`).
+
+    Parameters
+    ----------
+    awards, actual_mw : mapping of str to float
+        Participant -> award and metered mean output [MW] (generation positive).
+    price : mapping of str to float
+        Participant -> clearing price of its area [per MWh]; needed for
+        every awarded or metered participant.
+    penalty_per_mwh : float
+        Imbalance penalty [per MWh], >= 0.
+    interval_h : float
+        Interval length [h].
+
+    Returns
+    -------
+    Settlement
+        With Σ deviations = 0 (metering that balances, the losses metered
+        as a participant) and one price, the imbalance account keeps
+        ``penalty · Σ|M − A| · interval_h``.
+
+    Examples
+    --------
+    >>> s = settle_dual({"pv": 2.0, "home": -2.0}, {"pv": 1.5, "home": -1.5}, {"pv": 50.0, "home": 50.0}, 10.0, 1.0)
+    >>> s.imbalance["pv"], s.imbalance["home"], s.imbalance_account
+    (-30.0, 20.0, 10.0)
+    """
+    if penalty_per_mwh < 0:
+        raise ValueError(f"penalty_per_mwh must be >= 0, got {penalty_per_mwh}")
+    imbalance_price = {
+        name: dual_imbalance_price(_price(price, name), actual_mw[name] - awards.get(name, 0.0), penalty_per_mwh)
+        for name in actual_mw
+    }
+    return settle(awards, actual_mw, price, imbalance_price, interval_h)
+
+
+def interval_means(p_mw, steps_done: int, step_ms: int, starts_ms, interval_ms: int) -> list:
+    """Time-weighted mean of per-step rows over each complete delivery interval.
+
+    Parameters
+    ----------
+    p_mw : ndarray
+        (n_steps, n_columns) values [MW]; step ``k``'s state holds over
+        ``[k·step_ms, (k+1)·step_ms)``.
+    steps_done : int
+        Rows computed so far; an interval reaching beyond them is skipped.
+    step_ms, interval_ms : int
+        Step and interval length [ms].
+    starts_ms : sequence of int
+        Interval starts [ms].
+
+    Returns
+    -------
+    list of (int, ndarray)
+        (position in ``starts_ms``, mean row [MW]) for every complete interval.
+
+    Examples
+    --------
+    >>> interval_means(np.array([[1.0], [3.0], [5.0]]), 3, 30, [0, 45], 60)
+    [(0, array([2.]))]
+    """
+    out = []
+    for i, start in enumerate(starts_ms):
+        first, last = start // step_ms, (start + interval_ms - 1) // step_ms
+        if last >= steps_done:
+            continue
+        ks = np.arange(first, last + 1)
+        weights = np.minimum((ks + 1) * step_ms, start + interval_ms) - np.maximum(ks * step_ms, start)
+        out.append((i, weights @ np.asarray(p_mw)[ks] / weights.sum()))
+    return out

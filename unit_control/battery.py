@@ -12,7 +12,8 @@ of charge inside ``[soc_min, soc_max]`` over the step (laws
 bounds. Sign: discharging positive.
 
 Parameters (``defaults``): ``rating_mw`` (None: element's sn_mva), ``h_s``
-(0), ``capacity_mwh`` (None: 1 h at ``rating_mw``), ``p_max_mw`` (None:
+(0), ``capacity_mwh`` (None: the storage element's ``max_e_mwh`` where the grid
+gives it, else 1 h at ``rating_mw``), ``p_max_mw`` (None:
 ``rating_mw``), ``soc_init`` (0.5), ``soc_min`` (0.0), ``soc_max`` (1.0),
 ``eta_charge`` (0.95), ``eta_discharge`` (0.95), ``droop`` (None: no
 primary response), ``price_charge`` (50), ``price_discharge`` (150).

@@ -22,6 +22,13 @@ never on price), ``shed_fraction`` (1.0), ``max_factor`` (1.5),
 ``customer_class`` (``"default"``, the tariff it faces; read by the
 market tier, unused here).
 
+Energy not served: the price response (and shedding at the load's own
+``shed_price``) is voluntary demand response and lowers the load, not the
+service. Where the area sends a setpoint that caps the load below what it
+wants at its price (:meth:`FlexibleLoad.wanted_consumption_mw`), the
+shortfall is shedding by the area and the recorder counts it in
+``not_served_mw``.
+
 References
 ----------
 .. [1] D. S. Kirschen, G. Strbac, *Fundamentals of Power System Economics*,
@@ -99,13 +106,24 @@ class FlexibleLoad(UnitPolicy):
             if not np.all(ok):
                 raise ValueError(f"{key}: {getattr(self, key)[~ok].tolist()} is out of range")
 
-    def step(self, obs: Observation) -> Command:
-        """Consumption [MW] (negative) and Q [Mvar] at the profile's power factor."""
+    def wanted_consumption_mw(self, obs: Observation) -> np.ndarray:
+        """What each load consumes by its own choice at its price, without the area's cap [MW] (>= 0).
+
+        The price response, including shedding at or above ``shed_price``;
+        the profile demand where no price is known. The recorder counts
+        consumption below this, where the area asked it (a setpoint), as
+        energy not served.
+        """
         demand_mw = np.minimum(np.asarray(obs.p_avail_mw, dtype=float), 0.0)
         price = np.asarray(obs.price_per_mwh, dtype=float)
         factor = price_response_factor(price, self.bid_price, self.elasticity, self.max_factor)
         factor = np.where(price >= self.shed_price, factor * (1.0 - self.shed_fraction), factor)
-        consumption_mw = -demand_mw * factor
+        return -demand_mw * factor
+
+    def step(self, obs: Observation) -> Command:
+        """Consumption [MW] (negative) and Q [Mvar] at the profile's power factor."""
+        demand_mw = np.minimum(np.asarray(obs.p_avail_mw, dtype=float), 0.0)
+        consumption_mw = self.wanted_consumption_mw(obs)
         floor_mw = -demand_mw * (1.0 - self.shed_fraction)
         p_set_mw = np.asarray(obs.p_set_mw, dtype=float)
         cap_mw = np.where(np.isfinite(p_set_mw), np.maximum(-np.minimum(p_set_mw, 0.0), floor_mw), np.inf)

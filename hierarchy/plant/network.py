@@ -20,7 +20,10 @@ import functools
 import inspect
 import numbers
 import os
+import pickle
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -146,10 +149,41 @@ def _load_pandapower(name: str | None, options: Mapping) -> pandapower.pandapowe
         raise ValueError(f"grid.options: invalid options for pandapower.networks.{name}: {err}") from err
 
 
+def cache_dir() -> Path:
+    """Folder of hiergrid's on-disk cache: ``$HIERGRID_CACHE`` or ``~/.cache/hiergrid``."""
+    return Path(os.environ.get("HIERGRID_CACHE", Path.home() / ".cache" / "hiergrid"))
+
+
 @functools.lru_cache(maxsize=4)
 def _load_simbench_cached(code: str) -> pandapower.pandapowerNet:
-    """SimBench net for ``code``, normalised; shared, never hand it out uncopied."""
+    """SimBench net for ``code``, normalised; shared, never hand it out uncopied.
+
+    ``simbench.get_simbench_net`` parses CSV files for seconds; the
+    normalised net is kept as a pickle in :func:`cache_dir`, keyed by the
+    code and the simbench and pandapower versions, and written atomically.
+    """
     import simbench  # imported here: it takes a while and only this source needs it
+
+    file = cache_dir() / (f"simbench-{simbench.__version__}-pp{pandapower.__version__}-"
+                          f"{code}.pickle")
+    try:
+        with open(file, "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass
+    net = _load_simbench(code)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("wb", dir=file.parent, delete=False) as handle:
+            pickle.dump(net, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(handle.name, file)
+    except OSError:  # a read-only home is no reason to fail a run
+        pass
+    return net
+
+
+def _load_simbench(code: str) -> pandapower.pandapowerNet:
+    import simbench
 
     codes = simbench.collect_all_simbench_codes()
     if code not in codes:

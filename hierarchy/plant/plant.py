@@ -57,12 +57,15 @@ class Plant:
         for table in INJECTION_TABLES:
             frame = net[table]
             n = len(frame)
-            q = frame["q_mvar"].to_numpy(dtype=float) if n else np.zeros(0)
+            q = frame["q_mvar"].to_numpy(dtype=float) if n and "q_mvar" in frame else np.zeros(n)
             in_service = frame["in_service"].to_numpy(dtype=bool) if n else np.zeros(0, bool)
             self.tables[table] = _Table(
                 np.zeros(n), q.copy(), np.zeros(n), q.copy(), in_service, np.zeros(n)
             )
         self.line_in_service = net.line["in_service"].to_numpy(dtype=bool).copy()
+        #: consumption factor per load, ``1 + D·Δf/f0`` in islands with a frequency
+        #: deviation (load damping, set by the frequency model), else 1
+        self.load_factor = np.ones(len(net.load))
         # an initial solve on the first profile row gives the controllers a
         # voltage to start from
         if profiles.time_ms.size:
@@ -118,9 +121,14 @@ class Plant:
         """Solve the power flow with the current injections; True if converged."""
         t = self.tables
         return self.powerflow.solve(
-            t["load"].p_mw, t["load"].q_mvar, t["sgen"].p_mw, t["sgen"].q_mvar,
+            t["load"].p_mw * self.load_factor, t["load"].q_mvar, t["sgen"].p_mw, t["sgen"].q_mvar,
             t["storage"].p_mw, t["storage"].q_mvar, t["gen"].p_mw,
         )
+
+    @property
+    def load_p_mw(self) -> np.ndarray:
+        """Consumption of every load as solved, with load damping [MW] (consumption +)."""
+        return self.tables["load"].p_mw * self.load_factor
 
     @property
     def vm_pu(self) -> np.ndarray:

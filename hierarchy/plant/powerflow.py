@@ -45,6 +45,8 @@ from pandapower.pypower.makeYbus import makeYbus
 from scipy import sparse
 from scipy.sparse.linalg import splu
 
+from hierarchy.plant.slack import IslandSolver, assign_island_slack, gen_slack_share_mw, runpp_islands
+
 __all__ = ["PowerFlow", "BACKENDS", "RESULTS"]
 
 logger = logging.getLogger(__name__)
@@ -115,7 +117,8 @@ def _fast_path_unsupported(net: pp.pandapowerNet) -> str | None:
 class _Model:
     """Compiled network for one topology and tap state (pandapower's ppci)."""
 
-    def __init__(self, net: pp.pandapowerNet, tolerance_mva: float, max_iteration: int) -> None:
+    def __init__(self, net: pp.pandapowerNet, tolerance_mva: float, max_iteration: int,
+                 gen_weight: np.ndarray | None = None) -> None:
         self.tolerance_mva = tolerance_mva
         self.max_iteration = max_iteration
         _init_runpp_options(net, **_PP_OPTIONS)
@@ -143,6 +146,22 @@ class _Model:
         self._map_elements(net, ppci)
         self._prepare_dc_start(bus, branch)
         self.solver = NRSing_KLU()
+        self._map_slack(net, gen_weight)
+
+    def _map_slack(self, net: pp.pandapowerNet, gen_weight: np.ndarray | None) -> None:
+        """Island-by-island solver where islands without ext_grid share their slack."""
+        self.islands = None
+        self.gen_weight = np.zeros(len(net.gen)) if gen_weight is None else np.asarray(
+            net.gen["slack_weight"].to_numpy(dtype=float) if "slack_weight" in net.gen else gen_weight)
+        is_gen = np.asarray(net["_is_elements"].get("gen", np.zeros(len(net.gen), bool)), dtype=bool)
+        gen_bus = net._pd2ppc_lookups["bus"][net.gen["bus"].to_numpy(np.int64)] if len(net.gen) else (
+            np.zeros(0, np.int64))
+        self.gen_bus_ppci = np.where(is_gen & (gen_bus < self.n_ppci), gen_bus, self.n_ppci)
+        on = self.gen_bus_ppci < self.n_ppci
+        self.bus_weight = np.bincount(self.gen_bus_ppci[on], weights=self.gen_weight[on],
+                                      minlength=self.n_ppci)[:self.n_ppci]
+        if np.any(self.bus_weight > 0):
+            self.islands = IslandSolver(self.ybus, self.ref, self.pv, self.pq, self.bus_weight)
 
     def _map_elements(self, net: pp.pandapowerNet, ppci: dict) -> None:
         """Lookups pandapower row -> ppci index (the sentinel n_ppci / n_branch: none)."""
@@ -200,10 +219,33 @@ class _Model:
         """Newton-Raphson from ``v0``; the complex voltages [pu] or None."""
         if len(self.ref) == 0:
             return None
+        if self.islands is not None:
+            return self.islands.solve(sbus, v0, self.max_iteration, self.tolerance_mva)
         ok = self.solver.solve(self.ybus, v0, sbus, self.ref, self.slack_weights, self.pv,
                                self.pq, self.max_iteration, self.tolerance_mva)
         v = self.solver.get_V()
         return v if ok and np.all(np.isfinite(v)) else None
+
+
+class _BranchResult:
+    """A branch/slack result computed only when read after a fast solve.
+
+    Inside the fixed-point loop only bus voltages are needed; flows,
+    loadings and slack power are computed once per read solution.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if obj._pending is not None:
+            obj._compute_branch_results()
+        return obj._results[self.name]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj._results[self.name] = value
 
 
 class PowerFlow:
@@ -259,6 +301,18 @@ class PowerFlow:
     True
     """
 
+    # branch and slack results, computed lazily after a fast solve
+    line_p_from_mw = _BranchResult()
+    line_q_from_mvar = _BranchResult()
+    line_p_to_mw = _BranchResult()
+    line_loading_percent = _BranchResult()
+    trafo_p_hv_mw = _BranchResult()
+    trafo_p_lv_mw = _BranchResult()
+    trafo_loading_percent = _BranchResult()
+    ext_grid_p_mw = _BranchResult()
+    ext_grid_q_mvar = _BranchResult()
+    losses_mw = _BranchResult()
+
     def __init__(self, net: pp.pandapowerNet, backend: str = "lightsim2grid",
                  tolerance_mva: float = 1e-8, max_iteration: int = 10) -> None:
         if backend not in BACKENDS:
@@ -278,8 +332,12 @@ class PowerFlow:
         self._p_mw = np.concatenate([self._net[t]["p_mw"].to_numpy(dtype=float) for t in _P_SIGN])
         self._q_mvar = np.concatenate([self._net[t]["q_mvar"].to_numpy(dtype=float)
                                        for t in _Q_TABLES] + [self._gen_q_mvar])
+        self._results: dict[str, Any] = {}
+        self._pending: tuple | None = None
         self._models: OrderedDict[bytes, _Model] = OrderedDict()
         self._model: _Model | None = None
+        self._gen_weight: np.ndarray | None = None  # distributed slack (set_slack_weights)
+        self.gen_slack_p_mw = np.zeros(self._n_rows["gen"])
         self._v_last: np.ndarray | None = None  # ppci voltages of the last solve on _model
         self.n_solves = 0
         self.n_fallbacks = 0
@@ -364,14 +422,37 @@ class PowerFlow:
         frame.at[label, "tap_pos"] = tap_pos
         self._model = None
 
+    def set_slack_weights(self, gen_weight: np.ndarray | None) -> None:
+        """Share the slack of islands without ext_grid over their gens (distributed slack).
+
+        Parameters
+        ----------
+        gen_weight : ndarray or None
+            Weight per gen row, ``P_rated / R`` [MW/pu] (0: no share); None
+            switches distributed slack off (an island without ext_grid or
+            slack gen is then de-energised, as in ``runpp``). In every island
+            without an in-service ext_grid the largest-weight gen becomes the
+            angle reference and the island's imbalance is shared in
+            proportion to the weights, as ``runpp(distributed_slack=True)``
+            [1]_; the shares are in :attr:`gen_slack_p_mw` [MW].
+        """
+        self._gen_weight = None if gen_weight is None else np.asarray(gen_weight, dtype=float).copy()
+        self._models.clear()
+        self._model = None
+
     def reference_vm_pu(self) -> np.ndarray:
         """Voltage magnitudes [pu] from ``pandapower.runpp(lightsim2grid=False)``.
 
-        Runs on a copy with the last injections, topology and taps.
+        Runs on a copy with the last injections, topology and taps; with
+        distributed slack, island by island (``distributed_slack=True``).
         """
         net = copy.deepcopy(self._net)
         self._write_injections(net)
-        pp.runpp(net, lightsim2grid=False, numba=False, tolerance_mva=self.tolerance_mva)
+        if self._gen_weight is not None:
+            assign_island_slack(net, self._gen_weight)
+            runpp_islands(net, lightsim2grid=False, numba=False, tolerance_mva=self.tolerance_mva)
+        else:
+            pp.runpp(net, lightsim2grid=False, numba=False, tolerance_mva=self.tolerance_mva)
         return net.res_bus["vm_pu"].to_numpy(dtype=float)
 
     # --------------------------------------------------------------- fast path
@@ -382,12 +463,15 @@ class PowerFlow:
         key = b"".join(net[t]["in_service"].to_numpy(dtype=bool).tobytes() for t in _SWITCHABLE)
         key += net.trafo["tap_pos"].to_numpy(dtype=float).tobytes()
         if key not in self._models:
+            if self._gen_weight is not None:
+                assign_island_slack(net, self._gen_weight)
             columns = [(t, c) for t in _P_SIGN for c in _injection_columns(t)]
             saved = {(t, c): net[t][c].copy() for t, c in columns}
             try:
                 for table, column in columns:  # injections enter by matrices: compile at 0
                     net[table][column] = 0.0
-                self._models[key] = _Model(net, self.tolerance_mva, self.max_iteration)
+                self._models[key] = _Model(net, self.tolerance_mva, self.max_iteration,
+                                           self._gen_weight)
             finally:
                 for (table, column), values in saved.items():
                     net[table][column] = values
@@ -419,15 +503,26 @@ class PowerFlow:
             return False
         self._v_last = v
         self._write_fast_results(model, v, sbus)
+        self.gen_slack_p_mw = np.zeros(self._n_rows["gen"])
+        if model.islands is not None:
+            self.gen_slack_p_mw = gen_slack_share_mw(model.ybus, v, sbus, model.base_mva, model.gen_bus_ppci,
+                                                     model.gen_weight, model.bus_weight)
         return True
 
     def _write_fast_results(self, model: _Model, v: np.ndarray, sbus: np.ndarray) -> None:
-        """Element results from the ppci solution, as pandapower's results_branch [1]_."""
-        base = model.base_mva
+        """Bus results now; branch and slack results when first read."""
         v_ext = np.append(v, _NAN_COMPLEX)  # index n_ppci (n_branch below) marks de-energised
         self._v_bus = v_ext[model.bus_ppci]
         self.vm_pu = np.abs(self._v_bus)
         self.va_degree = np.degrees(np.angle(self._v_bus))
+        self._pending = (model, v, sbus)
+
+    def _compute_branch_results(self) -> None:
+        """Element results from the ppci solution, as pandapower's results_branch [1]_."""
+        model, v, sbus = self._pending
+        self._pending = None
+        base = model.base_mva
+        v_ext = np.append(v, _NAN_COMPLEX)
         s_f = np.append(v[model.f_bus] * np.conj(model.yf @ v) * base, _NAN_COMPLEX)
         s_t = np.append(v[model.t_bus] * np.conj(model.yt @ v) * base, _NAN_COMPLEX)
         i_f = np.abs(s_f) / (np.abs(v_ext[model.f_bus_ext]) * model.kv_f * _SQRT3)
@@ -465,17 +560,26 @@ class PowerFlow:
         warm = bool(np.isfinite(self._v_bus).any()) and len(net.res_bus) == len(net.bus)
         for init in (("results", "auto") if warm else ("auto",)):
             try:
-                pp.runpp(net, lightsim2grid=False, numba=False, init=init,
-                         tolerance_mva=self.tolerance_mva, max_iteration=self.max_iteration)
+                if self._gen_weight is not None:
+                    assign_island_slack(net, self._gen_weight)
+                    runpp_islands(net, lightsim2grid=False, numba=False, init=init,
+                                  tolerance_mva=self.tolerance_mva, max_iteration=self.max_iteration)
+                else:
+                    pp.runpp(net, lightsim2grid=False, numba=False, init=init,
+                             tolerance_mva=self.tolerance_mva, max_iteration=self.max_iteration)
             except (pp.LoadflowNotConverged, UserWarning):
                 continue
             self._read_pandapower_results(net)
+            if self._gen_weight is not None:
+                solved = np.nan_to_num(net.res_gen["p_mw"].to_numpy(dtype=float) - net.gen["p_mw"].to_numpy(float))
+                self.gen_slack_p_mw = np.where(net.gen["slack_weight"].to_numpy(float) > 0, solved, 0.0)
             self._v_last = None
             return True
         self._reset_results()
         return False
 
     def _read_pandapower_results(self, net: pp.pandapowerNet) -> None:
+        self._pending = None
         res_bus = net.res_bus
         eg_bus = net.ext_grid["bus"].to_numpy()
         energised = {
@@ -493,6 +597,7 @@ class PowerFlow:
         self.losses_mw = float(np.nansum(np.concatenate(losses)))
 
     def _reset_results(self) -> None:
+        self._pending = None
         for name, (table, _) in RESULTS.items():
             setattr(self, name, np.full(len(self._net[table]), np.nan))
         self.losses_mw = np.nan

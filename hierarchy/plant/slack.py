@@ -1,0 +1,221 @@
+"""Distributed slack in islands without an ext_grid (DESIGN.md "Frequency").
+
+In an island that holds no ext_grid the imbalance of the power flow is
+shared by the island's droop units in proportion to their weights
+``P_rated / R`` [MW/pu], as pandapower's ``distributed_slack`` does: one
+gen per such island is tagged as the angle reference (``gen.slack``), every
+weighted gen carries ``gen.slack_weight``. pandapower solves one slack
+variable for the whole network, so islands are solved one by one here: the
+ext_grid islands together with lightsim2grid's single-slack Newton-Raphson,
+each distributed island with its distributed-slack Newton-Raphson (NR_KLU),
+the weighted buses passed as its slack buses (lightsim2grid's rule).
+
+References
+----------
+.. [1] P. Kundur, *Power System Stability and Control*, 1994, sec. 11.1
+   (load sharing by droop).
+.. [2] pandapower, "Distributed slack", https://pandapower.readthedocs.io
+   (``runpp(distributed_slack=True)``, ``slack_weight``).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import pandapower as pp
+from lightsim2grid.algorithm import NR_KLU, NRSing_KLU
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from hierarchy.plant.topology import islands as topology_islands
+
+__all__ = ["assign_island_slack", "IslandSolver", "runpp_islands"]
+
+
+def assign_island_slack(net: pp.pandapowerNet, gen_weight: np.ndarray) -> list[np.ndarray]:
+    """Tag the reference gen and the slack weights of every island without ext_grid.
+
+    Parameters
+    ----------
+    net : pandapowerNet
+        Modified in place: ``gen.slack`` (the largest-weight in-service gen
+        of each island without an in-service ext_grid) and
+        ``gen.slack_weight`` (``gen_weight`` there, 0 elsewhere).
+    gen_weight : ndarray
+        Weight per gen row, ``P_rated / R`` [MW/pu]; 0 for gens without droop.
+
+    Returns
+    -------
+    list of ndarray
+        The bus indices of the islands with distributed slack.
+    """
+    gen = net.gen
+    weight = np.where(gen["in_service"].to_numpy(bool), np.asarray(gen_weight, float), 0.0)
+    eg_bus = set(net.ext_grid.bus[net.ext_grid.in_service.astype(bool)].astype(int))
+    gen_bus = gen["bus"].to_numpy(np.int64)
+    slack = gen["slack"].to_numpy(bool).copy() if "slack" in gen else np.zeros(len(gen), bool)
+    slack_weight = np.zeros(len(gen))
+    found = []
+    for buses in topology_islands(net):
+        if eg_bus.intersection(buses.tolist()):
+            continue
+        rows = np.flatnonzero(np.isin(gen_bus, buses) & (weight > 0))
+        if rows.size == 0:
+            continue
+        slack[np.isin(gen_bus, buses)] = False
+        slack[rows[np.argmax(weight[rows])]] = True
+        slack_weight[rows] = weight[rows]
+        found.append(buses)
+    gen["slack"] = slack
+    gen["slack_weight"] = slack_weight
+    return found
+
+
+@dataclass
+class _Part:
+    """One solve: ppci bus positions and the solver's index sets on them."""
+
+    buses: np.ndarray
+    ybus: sparse.csc_matrix
+    ref: np.ndarray
+    weights: np.ndarray
+    pv: np.ndarray
+    pq: np.ndarray
+    solver: object
+
+
+class IslandSolver:
+    """Newton-Raphson island by island, with distributed slack where weighted.
+
+    Parameters
+    ----------
+    ybus : sparse matrix
+        Bus admittance matrix of the compiled network [pu].
+    ref, pv, pq : ndarray
+        pandapower's bus type sets (ppci positions).
+    bus_weight : ndarray
+        Slack weight per ppci bus (> 0 only at weighted gens of islands
+        without ext_grid).
+    """
+
+    def __init__(self, ybus, ref: np.ndarray, pv: np.ndarray, pq: np.ndarray,
+                 bus_weight: np.ndarray) -> None:
+        n = ybus.shape[0]
+        _, label = connected_components(abs(ybus) > 0, directed=False)
+        self.bus_weight = bus_weight
+        self.parts: list[_Part] = []
+        single = np.zeros(n, bool)
+        for island in np.unique(label):
+            members = label == island
+            if np.any(bus_weight[members] > 0):
+                self.parts.append(self._part(ybus, members, ref, pv, pq, bus_weight, NR_KLU()))
+            else:
+                single |= members
+        if np.any(single) and np.any(single[ref]):
+            self.parts.append(self._part(ybus, single, ref, pv, pq, None, NRSing_KLU()))
+
+    @staticmethod
+    def _part(ybus, members, ref, pv, pq, bus_weight, solver) -> _Part:
+        buses = np.flatnonzero(members)
+        local = np.full(members.size, -1, dtype=np.int64)
+        local[buses] = np.arange(buses.size)
+
+        def inside(index_set):
+            index_set = np.asarray(index_set, dtype=np.int64)
+            return local[index_set[members[index_set]]]
+
+        ref_l, pv_l, pq_l = inside(ref), inside(pv), inside(pq)
+        weights = np.zeros(buses.size)
+        if bus_weight is None:
+            weights[ref_l] = 1.0 / max(ref_l.size, 1)
+        else:
+            weights = bus_weight[buses] / bus_weight[buses].sum()
+            weighted = np.flatnonzero(weights > 0)
+            ref_l = np.r_[ref_l, np.setdiff1d(weighted, ref_l)]
+            pv_l = np.setdiff1d(pv_l, weighted)
+        return _Part(buses, ybus[buses][:, buses].tocsc(), ref_l.astype(np.int32), weights,
+                     np.sort(pv_l).astype(np.int32), np.sort(pq_l).astype(np.int32), solver)
+
+    def solve(self, sbus: np.ndarray, v0: np.ndarray, max_iteration: int,
+              tolerance_mva: float) -> np.ndarray | None:
+        """Solve every part from ``v0``; the complex voltages [pu] or None."""
+        v = np.array(v0, dtype=complex)
+        v[:] = np.nan
+        for part in self.parts:
+            solver = part.solver
+            v_start = np.array(v0[part.buses], dtype=complex)
+            if part.solver.__class__ is NR_KLU:  # centre the island's angles on its reference
+                others = np.setdiff1d(np.arange(part.buses.size), part.ref[:1])
+                if others.size:
+                    shift = np.angle(v_start[part.ref[0]]) - np.median(np.angle(v_start[others]))
+                    v_start[others] *= np.exp(1j * shift)
+            ok = solver.solve(part.ybus, v_start,
+                              np.ascontiguousarray(sbus[part.buses]), part.ref, part.weights,
+                              part.pv, part.pq, max_iteration, tolerance_mva)
+            v_part = solver.get_V()
+            if not ok or not np.all(np.isfinite(v_part)):
+                return None
+            v[part.buses] = v_part
+        return v
+
+
+def gen_slack_share_mw(ybus, v: np.ndarray, sbus: np.ndarray, base_mva: float, gen_bus_ppci: np.ndarray,
+                       gen_weight: np.ndarray, bus_weight: np.ndarray) -> np.ndarray:
+    """Each weighted gen's part of the distributed slack [MW] (generation positive).
+
+    The active mismatch at a weighted bus is its share of the island's
+    slack; gens on one bus split it by their weights.
+    """
+    mismatch_mw = np.real(v * np.conj(ybus @ v) - sbus) * base_mva
+    n = sbus.size
+    on = (gen_bus_ppci < n) & (gen_weight > 0)
+    share = np.zeros(gen_weight.size)
+    bus = gen_bus_ppci[on]
+    total = np.bincount(bus, weights=gen_weight[on], minlength=n)
+    share[on] = mismatch_mw[bus] * gen_weight[on] / np.where(total[bus] > 0, total[bus], 1.0)
+    share[on] = np.where(bus_weight[bus] > 0, share[on], 0.0)
+    return share
+
+
+def runpp_islands(net: pp.pandapowerNet, **options) -> None:
+    """``pandapower.runpp`` island by island, results written back to ``net``.
+
+    pandapower's distributed slack handles one island at a time; each island
+    is solved on a copy with every other bus out of service
+    (``distributed_slack`` where the island has weighted gens), and its
+    rows of ``res_bus``, ``res_line``, ``res_trafo``, ``res_ext_grid`` and
+    ``res_gen`` are copied back.
+
+    Raises
+    ------
+    pandapower.LoadflowNotConverged
+        If an island does not converge.
+    """
+    weighted = set(net.gen.bus[net.gen.get("slack_weight", 0) > 0].astype(int)) if len(net.gen) else set()
+    first = True
+    for buses in topology_islands(net):
+        part = copy.deepcopy(net)
+        part.bus["in_service"] = part.bus.index.isin(buses) & net.bus["in_service"].to_numpy(bool)
+        pp.runpp(part, distributed_slack=bool(weighted.intersection(buses.tolist())), **options)
+        if first:
+            for table in ("res_bus", "res_line", "res_trafo", "res_ext_grid", "res_gen", "res_trafo3w",
+                          "res_impedance"):
+                if table in part:
+                    net[table] = part[table].copy()
+            first = False
+            continue
+        _copy_island_rows(net, part, buses)
+
+
+def _copy_island_rows(net, part, buses: np.ndarray) -> None:
+    columns = {"res_bus": None, "res_line": "from_bus", "res_trafo": "hv_bus",
+               "res_ext_grid": "bus", "res_gen": "bus"}
+    for table, bus_column in columns.items():
+        if table not in part or not len(part[table]):
+            continue
+        element = net[table[4:]]
+        index = element.index if bus_column is None else element.index[element[bus_column].isin(buses)]
+        if bus_column is None:
+            index = element.index[element.index.isin(buses)]
+        net[table].loc[index] = part[table].loc[index]
