@@ -197,6 +197,8 @@ def share(
     n = p_min_mw.size
     if n == 0:
         return np.zeros(0)
+    if n == 1:  # one unit takes it all, within its limits
+        return np.array([min(max(float(total_mw), float(p_min_mw[0])), float(p_max_mw[0]))])
     weights = np.asarray(weights, dtype=float).copy()
     if not np.any(weights > 0):
         weights = np.ones(n)

@@ -97,10 +97,15 @@ class AreaAction:
         Unit group id → setpoint per unit [MW] (NaN = no setpoint).
     ace_mw : float
         Area control error the decision was based on [MW] (NaN if unknown).
+    actions : list of str
+        What the coordinator did beyond balancing (voltage and congestion
+        support), in the order it did it; the engine logs each as an
+        ``area_action`` event.
     """
 
     p_set_mw: dict[str, np.ndarray]
     ace_mw: float = math.nan
+    actions: list[str] = field(default_factory=list)
 
 
 class AreaCoordinator(abc.ABC):

@@ -1,9 +1,18 @@
-"""Built-in area coordinators: ``none``, ``schedule_tracking`` and ``agc``.
+"""Built-in area coordinators: ``none``, ``schedule_tracking``, ``agc``, ``voltage``, ``congestion``.
 
-All three bid the area's flexibility into the market and dispatch the
-awards back to the area's dispatchable units in the same way
+All bid the area's flexibility into the market and dispatch the awards back
+to the area's dispatchable units in the same way
 (:mod:`area_control.aggregation`); they differ in how they balance the area
 between market intervals.
+
+Each also takes the voltage and congestion support of
+:mod:`area_control.support` as parameters (off by default):
+``voltage_band_pu: [v_min, v_max]``, ``max_loading_percent``,
+``voltage_margin_pu`` (0.005) and ``loading_margin_percent`` (5). The
+support acts after the balancing, on top of its setpoints, and reports what
+it did in :attr:`AreaAction.actions`. ``voltage`` and ``congestion`` are
+schedule tracking with the voltage band 0.95–1.05 pu, or the line loading
+limit 100 %, switched on.
 """
 from __future__ import annotations
 
@@ -14,13 +23,35 @@ import numpy as np
 
 from area_control.aggregation import area_orders, dispatchable_setpoints, share
 from area_control.base import AreaAction, AreaCoordinator, AreaState
+from area_control.support import SUPPORT_DEFAULTS, GridSupport, SupportLimits
 from hierarchy.messages import Bid, Offer, UnitGroupInfo
 
-__all__ = ["NoCoordinator", "ScheduleTracking", "AGC"]
+__all__ = ["NoCoordinator", "ScheduleTracking", "AGC", "VoltageSupport", "CongestionSupport"]
 
 
 class _MarketArea(AreaCoordinator):
-    """Aggregation into orders and disaggregation of awards, shared by all."""
+    """Aggregation into orders, disaggregation of awards and grid support, shared by all.
+
+    Subclasses implement :meth:`_balance`; :meth:`control` adds the
+    voltage and congestion support on top of it.
+    """
+
+    def __init__(self, area, groups, params, price_cap=3000.0):
+        super().__init__(area, groups, params, price_cap)
+        limits = SupportLimits.from_params(self.params)
+        self.support = None if limits is None else GridSupport(limits)
+
+    def control(self, state: AreaState) -> AreaAction:
+        if self.support is None:
+            return self._balance(state)
+        view = self.support.view(state)
+        action = self._balance(view)
+        p_set, actions = self.support.apply(state, view, self.groups, action.p_set_mw)
+        return AreaAction(p_set, action.ace_mw, actions)
+
+    def _balance(self, state: AreaState) -> AreaAction:
+        """Setpoints that balance the area (without the support)."""
+        raise NotImplementedError
 
     def orders(self, state: AreaState, interval_start_ms: int) -> tuple[list[Offer], list[Bid]]:
         meas = state.measurement
@@ -50,9 +81,9 @@ class NoCoordinator(_MarketArea):
     """
 
     name = "none"
-    defaults: Mapping[str, Any] = {}
+    defaults: Mapping[str, Any] = dict(SUPPORT_DEFAULTS)
 
-    def control(self, state: AreaState) -> AreaAction:
+    def _balance(self, state: AreaState) -> AreaAction:
         return AreaAction(self.dispatch(state), math.nan)
 
 
@@ -76,9 +107,9 @@ class ScheduleTracking(_MarketArea):
     """
 
     name = "schedule_tracking"
-    defaults: Mapping[str, Any] = {"gain": 1.0, "deadband_mw": 0.0}
+    defaults: Mapping[str, Any] = {"gain": 1.0, "deadband_mw": 0.0, **SUPPORT_DEFAULTS}
 
-    def control(self, state: AreaState) -> AreaAction:
+    def _balance(self, state: AreaState) -> AreaAction:
         setpoints = self.dispatch(state)
         schedule_mw = state.schedule_mw()
         meas = state.measurement
@@ -117,7 +148,10 @@ class AGC(_MarketArea):
     (``bias_mw_per_hz``; ``auto`` is resolved by the builder to the area's
     frequency response characteristic β). The area's total reference moves
     at ``−ki·ACE`` [MW/s] and the units get ``P_ref − kp·ACE`` shared by
-    their participation factors within their reported ranges
+    their participation factors within what each can reach before the next
+    call: a generator ``P ± ramp_mw_per_min·period`` inside its technical
+    limits, a battery its reported range. The reference is held inside the
+    sum of those ranges, so it does not wind up while units ramp
     (Kundur, *Power System Stability and Control*, 1994, §11.1.5;
     Wood & Wollenberg, *Power Generation, Operation and Control*, ch. 10).
 
@@ -133,18 +167,32 @@ class AGC(_MarketArea):
         Unit id → participation factor (default: by rating).
     period_s : float
         The coordinator's period [s] (set by the builder).
+
+    Examples
+    --------
+    >>> from hierarchy.messages import AreaMeasurement, UnitStatus
+    >>> one = np.ones(1)
+    >>> info = UnitGroupInfo("g", "a", "dispatchable", ("gen/0",), 100 * one, True, 0 * one, 100 * one,
+    ...                      0 * one, 50 * one, 0 * one, ramp_mw_per_min=6 * one)
+    >>> agc = AGC("a", [info], {**AGC.defaults, "ki": 1.0, "bias_mw_per_hz": 10.0, "period_s": 4.0})
+    >>> state = AreaState("a", 50.0, 3_600_000, units={"g": UnitStatus("g", "a", ("gen/0",), 50 * one,
+    ...     0 * one, 0 * one, 100 * one, np.nan * one, 0)},
+    ...     measurement=AreaMeasurement("a", 0.0, 50.0, 0.0, 49.9, 0))
+    >>> agc.control(state).p_set_mw["g"].tolist()  # asks +4 MW/s·4 s, the ramp allows 0.1 MW/s·4 s
+    [50.4]
     """
 
     name = "agc"
     defaults: Mapping[str, Any] = {
         "ki": 0.05, "kp": 0.0, "bias_mw_per_hz": "auto", "participation": {}, "period_s": 4.0,
+        **SUPPORT_DEFAULTS,
     }
 
     def __init__(self, area, groups, params, price_cap=3000.0):
         super().__init__(area, groups, params, price_cap)
         self._p_ref_mw: float | None = None
 
-    def control(self, state: AreaState) -> AreaAction:
+    def _balance(self, state: AreaState) -> AreaAction:
         meas = state.measurement
         units = [g for g in self.groups.values()
                  if g.kind in ("dispatchable", "storage") and g.takes_setpoints]
@@ -160,10 +208,11 @@ class AGC(_MarketArea):
         if self._p_ref_mw is None:
             self._p_ref_mw = float(sum(np.sum(s.p_mw) for s in statuses))
         self._p_ref_mw -= float(self.params["ki"]) * ace_mw * float(self.params["period_s"])
-        total_mw = self._p_ref_mw - float(self.params["kp"]) * ace_mw
-        p_min = np.concatenate([s.p_min_mw for s in statuses])
-        p_max = np.concatenate([s.p_max_mw for s in statuses])
+        ranges = [self._reach_mw(g, s) for g, s in zip(units, statuses)]
+        p_min = np.concatenate([lo for lo, _ in ranges])
+        p_max = np.concatenate([hi for _, hi in ranges])
         self._p_ref_mw = float(np.clip(self._p_ref_mw, p_min.sum(), p_max.sum()))
+        total_mw = self._p_ref_mw - float(self.params["kp"]) * ace_mw
         weights = np.concatenate([self._weights(g) for g in units])
         target = share(total_mw, p_min, p_max, weights)
         setpoints, start = {}, 0
@@ -172,8 +221,36 @@ class AGC(_MarketArea):
             start += len(g.unit_ids)
         return AreaAction(setpoints, ace_mw)
 
+    def _reach_mw(self, info: UnitGroupInfo, status) -> tuple[np.ndarray, np.ndarray]:
+        """Output range [MW] each unit can reach by the next call.
+
+        A dispatchable unit: ``P ± ramp·period`` within its technical limits
+        (0 if it reports it cannot run); a battery: its reported range.
+        """
+        if info.kind != "dispatchable" or info.ramp_mw_per_min is None:
+            return status.p_min_mw, status.p_max_mw
+        reach_mw = info.ramp_mw_per_min * float(self.params["period_s"]) / 60.0
+        running = status.p_max_mw > 0
+        lo = np.where(running, np.maximum(info.p_min_mw, status.p_mw - reach_mw), 0.0)
+        hi = np.where(running, np.minimum(info.p_max_mw, status.p_mw + reach_mw), 0.0)
+        return np.minimum(lo, hi), np.maximum(lo, hi)
+
     def _weights(self, info: UnitGroupInfo) -> np.ndarray:
         factors = self.params["participation"]
         if not factors:
             return np.asarray(info.rating_mw, dtype=float)
         return np.array([float(factors.get(u, factors.get(info.group, 0.0))) for u in info.unit_ids])
+
+
+class VoltageSupport(ScheduleTracking):
+    """Schedule tracking with voltage support on: band 0.95–1.05 pu (``policy: voltage``)."""
+
+    name = "voltage"
+    defaults: Mapping[str, Any] = {**ScheduleTracking.defaults, "voltage_band_pu": [0.95, 1.05]}
+
+
+class CongestionSupport(ScheduleTracking):
+    """Schedule tracking with congestion support on: lines at most 100 % (``policy: congestion``)."""
+
+    name = "congestion"
+    defaults: Mapping[str, Any] = {**ScheduleTracking.defaults, "max_loading_percent": 100.0}

@@ -9,6 +9,7 @@ grid (elements, buses, policy/element fit) is checked here and raised as a
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +20,13 @@ from hierarchy import registry
 from hierarchy.links import Link
 from hierarchy.scenario import Scenario, ScenarioError
 from hierarchy.wiring import (area_net_export_matrices, assign_areas, build_groups,
-                              coordinator_for, group_infos, market_for)
+                              check_event_targets, coordinator_for, group_infos, market_for)
 
 __all__ = ["Runtime", "AreaRuntime", "build"]
 
 TIERS = ("unit", "area", "market")
+#: the key that names the grid for each grid.source
+_GRID_KEY = {"simbench": "code", "pandapower": "name", "file": "path"}
 
 
 @dataclass
@@ -73,6 +76,9 @@ class Runtime:
     frequency_step_ms: int = 100
     _export_cache: tuple = (-1, None)
     _meter_cache: tuple = (-1, None)
+    _grid_meter_cache: tuple = (-1, None)
+    _grid_meter_names: tuple = ((), ())
+    _grid_meter_index: dict = field(default_factory=dict)  # area -> (bus, line positions)
 
     @property
     def area_index(self) -> dict[str, int]:
@@ -93,8 +99,9 @@ class Runtime:
             time_ms=time_ms, step_s=self.step_ms / 1000.0,
             vm_pu=plant.vm_pu[group.bus_positions], f_hz=self.frequency.bus_f_hz[group.bus_positions],
             f0_hz=self.f0_hz, p_avail_mw=p_avail, q_base_mvar=q_base,
-            p_set_mw=group.p_set_mw.copy(), price_per_mwh=group.price_per_mwh.copy(),
-            p_mw=group.p_mw.copy(), q_mvar=group.q_mvar.copy(),
+            # never written in place (the engine replaces them): no copies needed
+            p_set_mw=group.p_set_mw, price_per_mwh=group.price_per_mwh,
+            p_mw=group.p_mw, q_mvar=group.q_mvar,
         )
 
     # ----------------------------------------------------------- measurement
@@ -121,7 +128,56 @@ class Runtime:
         load_mw, other_mw = self._area_meters()
         return AreaMeasurement(self.areas[a].id, float(self.net_export_mw()[a]),
                                float(load_mw[a]), float(other_mw[a]),
-                               float(self.frequency.area_f_hz[a]), time_ms)
+                               float(self.frequency.area_f_hz[a]), time_ms, *self._grid_meters(a))
+
+    def _grid_meters(self, a: int) -> tuple:
+        """SCADA of area ``a``: lowest and highest bus voltage [pu] and where, most
+        loaded line with an end in the area [%], which, and its flow [MW]."""
+        lo, hi, top = self._grid_meters_all()
+        pf, names = self.plant.powerflow, self._grid_meter_names
+        out: list = [float("nan"), "", float("nan"), "", float("nan"), "", float("nan")]
+        if lo[a] >= 0:
+            out[:4] = [float(pf.vm_pu[lo[a]]), names[0][lo[a]], float(pf.vm_pu[hi[a]]),
+                       names[0][hi[a]]]
+        if top[a] >= 0:
+            t = top[a]
+            flow = max(abs(float(np.nan_to_num(pf.line_p_from_mw[t]))),
+                       abs(float(np.nan_to_num(pf.line_p_to_mw[t]))))
+            out[4:] = [float(pf.line_loading_percent[t]), names[1][t], flow]
+        return tuple(out)
+
+    def _grid_meters_all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per area: position of the lowest and highest bus voltage and of the most
+        loaded line (−1 where none is energised), vectorised and cached per solve."""
+        pf = self.plant.powerflow
+        if self._grid_meter_cache[0] == pf.n_solves:
+            return self._grid_meter_cache[1]
+        if not self._grid_meter_index:
+            self._index_grid_meters()
+        bus_idx, line_idx = self._grid_meter_index["bus"], self._grid_meter_index["line"]
+        vm = np.append(pf.vm_pu, np.nan)[bus_idx]  # (areas, buses), NaN padded
+        loading = np.append(np.asarray(pf.line_loading_percent, float), np.nan)[line_idx]
+        found = _nanargs(vm, bus_idx, np.fmin), _nanargs(vm, bus_idx, np.fmax), _nanargs(
+            loading, line_idx, np.fmax)
+        self._grid_meter_cache = (pf.n_solves, found)
+        return found
+
+    def _index_grid_meters(self) -> None:
+        net, n_areas = self.plant.net, len(self.areas)
+        line_area = [self.area_of_bus[self.plant.bus_positions(net.line[end])]
+                     for end in ("from_bus", "to_bus")]
+        members = {"bus": [np.flatnonzero(self.area_of_bus == k) for k in range(n_areas)],
+                   "line": [np.flatnonzero((line_area[0] == k) | (line_area[1] == k))
+                            for k in range(n_areas)]}
+        sentinel = {"bus": len(net.bus), "line": len(net.line)}
+        for kind, rows in members.items():
+            width = max((r.size for r in rows), default=0)
+            index = np.full((n_areas, max(width, 1)), sentinel[kind], dtype=int)
+            for k, r in enumerate(rows):
+                index[k, :r.size] = r
+            self._grid_meter_index[kind] = index
+        self._grid_meter_names = ([f"bus/{b}" for b in net.bus.index],
+                                  [f"line/{b}" for b in net.line.index])
 
     def _area_meters(self) -> tuple[np.ndarray, np.ndarray]:
         """Load [MW] and generation no group controls [MW] of every area, cached per solve."""
@@ -184,7 +240,10 @@ class Runtime:
         elif event.kind == "unit_trip":
             self.plant.trip(table, position)
         elif event.kind in ("line_outage", "line_restore"):
-            self.plant.set_line(position, event.kind == "line_restore")
+            if table == "line":
+                self.plant.set_line(position, event.kind == "line_restore")
+            else:  # a transformer (BranchName allows line/N and trafo/N)
+                self.plant.powerflow.set_in_service(table, position, event.kind == "line_restore")
         if event.kind in ("unit_trip", "line_outage", "line_restore"):
             self.frequency.refresh_topology()
 
@@ -225,14 +284,16 @@ def build(scenario: Scenario, trace: bool = False):
         net = load_net(grid.source, code=grid.code, name=grid.name, options=grid.options,
                        path=grid.path)
     except (ValueError, OSError) as exc:
-        raise ScenarioError("grid", str(exc)) from None
+        raise _section_error("grid", exc, f"grid.{_GRID_KEY[grid.source]}") from None
     time = scenario.time
     n_steps = int(time.duration // time.step)
     try:
         profiles = build_profiles(net, scenario.profiles.source, time.start, time.step, n_steps,
-                                  scenario.seed, path=scenario.profiles.path)
+                                  scenario.seed, path=scenario.profiles.path and str(scenario.profiles.path))
     except (ValueError, OSError) as exc:
-        raise ScenarioError("profiles", str(exc)) from None
+        raise _section_error("profiles", exc, "profiles.path" if scenario.profiles.path
+                             else "profiles.source") from None
+    check_event_targets(net, scenario.events)
     area_ids, area_of_bus = assign_areas(net, scenario.areas)
     plant = Plant(net, profiles, backend=grid.solver)
     groups = build_groups(scenario, net, plant, area_of_bus)
@@ -264,10 +325,36 @@ def build(scenario: Scenario, trace: bool = False):
 
     rt.frequency = GridFrequency(plant, groups, area_of_bus,
                                  [area.load_damping_pu for area in scenario.areas], grid.f0_hz,
-                                 grid.upstream)
+                                 grid.upstream, _ufls_stages(scenario), area_ids)
     rt.frequency_step_ms = int(scenario.frequency.step)
     rt.recorder = Recorder(rt)
+    rt.frequency.on_event = rt.recorder.event
     return rt
+
+
+def _section_error(section: str, exc: Exception, default_path: str) -> ScenarioError:
+    """``exc`` from loading the grid or profiles as a ScenarioError at its key path.
+
+    Messages that start with a key of the section (``grid.code: ...``) keep
+    that key as the path; others are reported at ``default_path``.
+    """
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    match = re.match(rf"^({section}\.[a-z_]+): (.*)$", message)
+    return ScenarioError(*match.groups()) if match else ScenarioError(default_path, message)
+
+
+def _ufls_stages(scenario: Scenario) -> list:
+    """Load-shedding stages per area; each threshold must lie below ``grid.f0_hz``."""
+    from hierarchy.plant.frequency_ufls import UflsStage
+
+    stages = []
+    for a, area in enumerate(scenario.areas):
+        for k, stage in enumerate(area.ufls):
+            if stage.f_hz >= scenario.grid.f0_hz:
+                raise ScenarioError(f"areas[{a}].ufls[{k}].f_hz", f"{stage.f_hz:g} Hz is not below "
+                                    f"grid.f0_hz {scenario.grid.f0_hz:g} Hz")
+        stages.append([UflsStage(s.f_hz, s.fraction, s.delay / 1000.0) for s in area.ufls])
+    return stages
 
 
 def _links(scenario: Scenario, env, rng, trace) -> dict[tuple[str, str], Link]:
@@ -284,3 +371,12 @@ def _links(scenario: Scenario, env, rng, trace) -> dict[tuple[str, str], Link]:
                     loss = override.loss if override.loss is not None else loss
             links[(a, b)] = Link(env, f"{a}->{b}", int(latency), float(loss), rng, trace)
     return links
+
+
+def _nanargs(values: np.ndarray, index: np.ndarray, pick) -> np.ndarray:
+    """Per row, the element position (from ``index``) where ``pick`` (np.fmin or
+    np.fmax) is reached, ignoring NaN; −1 for rows that are all NaN."""
+    best = pick.reduce(values, axis=1)
+    hit = values == best[:, None]
+    column = np.argmax(hit, axis=1)
+    return np.where(np.isnan(best), -1, index[np.arange(index.shape[0]), column])

@@ -101,8 +101,11 @@ class Engine:
             while inbox.items:
                 message: UnitSetpoint = inbox.items.pop(0)
                 rows = group.by_area[self.rt.area_index[message.area]]
+                # copy on write: observations hand these arrays out without copying
+                group.p_set_mw = group.p_set_mw.copy()
                 group.p_set_mw[rows] = message.p_mw
                 if not math.isnan(message.price_per_mwh):
+                    group.price_per_mwh = group.price_per_mwh.copy()
                     group.price_per_mwh[rows] = message.price_per_mwh
 
     def _settle(self, k: int) -> None:
@@ -173,8 +176,8 @@ class Engine:
         return commands, moves
 
     def _apply(self, group, command, relax: float) -> None:
-        group.p_mw = group.p_mw + relax * (np.asarray(command.p_mw, float) - group.p_mw)
-        group.q_mvar = group.q_mvar + relax * (np.asarray(command.q_mvar, float) - group.q_mvar)
+        group.p_mw = _relaxed(group.p_mw, np.asarray(command.p_mw, float), relax)
+        group.q_mvar = _relaxed(group.q_mvar, np.asarray(command.q_mvar, float), relax)
         if command.tap_pos is not None:
             taps = np.asarray(command.tap_pos).astype(int)
             for unit_id, pos, tap, old in zip(group.unit_ids, group.positions, taps, group.tap_pos):
@@ -241,6 +244,8 @@ class Engine:
                     f"t={self._time_ms() / 1000:g} s: {type(exc).__name__}: {exc}"
                 ) from exc
             area.ace_mw = action.ace_mw
+            for text in getattr(action, "actions", ()):
+                rt.recorder.event(self._time_ms(), "area_action", area.id, text)
             self._send_setpoints(area, action)
 
     def _send_setpoints(self, area, action) -> None:
@@ -396,6 +401,17 @@ class Engine:
 
     def _time_ms(self) -> int:
         return int(self.env.now)
+
+
+def _relaxed(old: np.ndarray, new: np.ndarray, relax: float) -> np.ndarray:
+    """``old + relax·(new − old)``; ``new`` where that is not finite.
+
+    After a power flow that did not converge, voltages and so some outputs
+    are NaN; taking the command as it is there lets the next step recover
+    instead of carrying the NaN on.
+    """
+    moved = old + relax * (new - old)
+    return moved if np.isfinite(moved).all() else np.where(np.isfinite(moved), moved, new)
 
 
 def _secant_relaxation(relax: float, last: np.ndarray | None, residual: np.ndarray) -> float:

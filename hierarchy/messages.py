@@ -96,6 +96,18 @@ class AreaMeasurement:
         Frequency of the area's island [Hz].
     time_ms : int
         Measurement time [ms since start].
+    vm_min_pu, vm_max_pu : float
+        Lowest and highest voltage magnitude of the area's energised buses
+        [pu] (NaN if none), as its SCADA reads them.
+    vm_min_bus, vm_max_bus : str
+        Where they are (``bus/N``; empty if none).
+    max_loading_percent : float
+        Highest loading of the lines with an end in the area [% of rating]
+        (NaN if none).
+    max_loading_line : str
+        That line (``line/N``; empty if none).
+    max_loading_line_p_mw : float
+        Active power through that line, absolute, at its more loaded end [MW].
     """
 
     area: str
@@ -104,6 +116,13 @@ class AreaMeasurement:
     uncontrolled_generation_mw: float
     frequency_hz: float
     time_ms: int
+    vm_min_pu: float = float("nan")
+    vm_min_bus: str = ""
+    vm_max_pu: float = float("nan")
+    vm_max_bus: str = ""
+    max_loading_percent: float = float("nan")
+    max_loading_line: str = ""
+    max_loading_line_p_mw: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -227,6 +246,8 @@ class UnitGroupInfo:
         Bid price of a flexible load group [per MWh].
     customer_class : str
         Tariff class of a load group.
+    ramp_mw_per_min : ndarray or None
+        Ramp limit per unit [MW/min] (dispatchable units; None: unlimited).
     """
 
     group: str
@@ -244,7 +265,10 @@ class UnitGroupInfo:
     offer_price: float = 0.0
     bid_price: float = float("nan")
     customer_class: str = "default"
+    ramp_mw_per_min: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("rating_mw", "p_min_mw", "p_max_mw", "cost_a", "cost_b", "cost_c"):
             object.__setattr__(self, name, _frozen_array(getattr(self, name)))
+        if self.ramp_mw_per_min is not None:
+            object.__setattr__(self, "ramp_mw_per_min", _frozen_array(self.ramp_mw_per_min))

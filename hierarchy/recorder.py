@@ -88,6 +88,7 @@ class Recorder:
         self._flexible_loads = [g for g in rt.groups if g.kind == "flexible_load" and g.table == "load"]
         self._interval_ms = rt.interval_ms
         self._step_ms = rt.step_ms
+        self._env = rt.env
         self._penalty = float(rt.scenario.market.imbalance_penalty)
         self.meter = _meter_plan(rt, self.area_ids)
         self.arrays["participant_p_mw"] = np.full((n, len(self.meter.names)), np.nan)
@@ -114,9 +115,11 @@ class Recorder:
         schedule = self.market.schedule.get((k * rt.step_ms // self._interval_ms) * self._interval_ms)
         if schedule is not None:
             a["area_schedule_mw"][k] = schedule
-        a["system_balance_mw"][k] = self._balance(rt)
-        a["system_balance_mw"][k, SYSTEM_COLUMNS.index("not_served_mw")] += self._shed_mw(rt, k)
-        a["participant_p_mw"][k] = self._metered(rt)
+        energised = {t: self._energised(rt, t) for t in plant.tables}
+        a["system_balance_mw"][k] = self._balance(rt, energised)
+        a["system_balance_mw"][k, SYSTEM_COLUMNS.index("not_served_mw")] += self._shed_mw(
+            rt, k, energised)
+        a["participant_p_mw"][k] = self._metered(rt, energised)
         self.steps_done = k + 1
 
     @staticmethod
@@ -130,11 +133,13 @@ class Recorder:
         capacity = getattr(group.policy, "capacity_mwh", np.nan)
         return energy / np.asarray(capacity, dtype=float)
 
-    def _balance(self, rt) -> list[float]:
+    def _balance(self, rt, energised: dict[str, np.ndarray]) -> list[float]:
         plant, pf = rt.plant, rt.plant.powerflow
-        energised = {t: self._energised(rt, t) for t in plant.tables}
         load = float(np.sum(plant.load_p_mw * energised["load"]))
         not_served = float(np.sum(plant.tables["load"].p_mw * (1.0 - energised["load"])))
+        shed = getattr(plant, "load_shed_mw", None)  # under-frequency load shedding
+        if shed is not None and len(shed):
+            not_served += float(np.sum(shed * energised["load"]))
         generation = sum(float(np.sum(plant.tables[t].p_mw * energised[t])) for t in ("sgen", "gen"))
         generation += float(np.sum(np.nan_to_num(pf.gen_slack_p_mw)))  # distributed slack shares
         storage = float(np.sum(plant.tables["storage"].p_mw * energised["storage"]))
@@ -145,7 +150,7 @@ class Recorder:
         return [load, generation, storage, max(ext, 0.0), max(-ext, 0.0), float(pf.losses_mw),
                 max(curtailed, 0.0), not_served]
 
-    def _shed_mw(self, rt, k: int) -> float:
+    def _shed_mw(self, rt, k: int, energised: dict[str, np.ndarray]) -> float:
         """Flexible-load consumption shed at the area's request [MW] (>= 0).
 
         Where a load's area has sent a setpoint (shedding asked), the load's
@@ -166,19 +171,19 @@ class Recorder:
             wanted = getattr(g.policy, "wanted_consumption_mw", None)
             wanted_mw = (np.asarray(wanted(obs), dtype=float) if wanted is not None
                          else -np.minimum(np.asarray(obs.p_avail_mw, dtype=float), 0.0))
-            live = self._energised(rt, "load")[g.positions] > 0
+            live = energised["load"][g.positions] > 0
             served_mw = -g.p_mw
             shed_mw += float(np.sum(np.maximum(wanted_mw - served_mw, 0.0)[asked & live]))
         return shed_mw
 
-    def _metered(self, rt) -> np.ndarray:
+    def _metered(self, rt, energised: dict[str, np.ndarray]) -> np.ndarray:
         """Output of every market participant now [MW], generation positive (sums to ~0)."""
         from hierarchy.plant.plant import INJECTION_TABLES
 
         m, plant, pf = self.meter, rt.plant, rt.plant.powerflow
         out = np.zeros(len(m.names) + 1)
         for table, owner in m.owner.items():
-            injection = INJECTION_TABLES[table] * plant.tables[table].p_mw * self._energised(rt, table)
+            injection = INJECTION_TABLES[table] * plant.tables[table].p_mw * energised[table]
             out += np.bincount(owner + 1, weights=np.nan_to_num(injection), minlength=out.size)
         out = out[1:]
         out[m.upstream] += float(np.nansum(pf.ext_grid_p_mw))
@@ -258,7 +263,16 @@ class Recorder:
                    f"step {k}: unit control did not settle within control.max_iter")
 
     def nonconverged_powerflow(self, k: int) -> None:
-        self.nonconverged_pf_steps.append(k)
+        """The power flow failed (results NaN): an event; counted once per physics step.
+
+        A failed re-solve after a scenario event between steps is an event
+        only: the step's recorded row was solved before it.
+        """
+        time_ms = int(self._env.now)
+        self.event(time_ms, "nonconverged_powerflow", "",
+                   f"step {k}: the power flow did not converge (voltages and flows NaN)")
+        if time_ms == k * self._step_ms and k not in self.nonconverged_pf_steps[-1:]:
+            self.nonconverged_pf_steps.append(k)
 
     # -------------------------------------------------------------- tables
     def frames(self, start, step_ms: int) -> dict[str, pd.DataFrame]:

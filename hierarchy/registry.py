@@ -30,6 +30,8 @@ BUILTIN: dict[str, dict[str, str]] = {
         "none": "area_control.coordinators:NoCoordinator",
         "schedule_tracking": "area_control.coordinators:ScheduleTracking",
         "agc": "area_control.coordinators:AGC",
+        "voltage": "area_control.coordinators:VoltageSupport",
+        "congestion": "area_control.coordinators:CongestionSupport",
     },
     "market": {
         "none": "market_control.markets:NoMarket",

@@ -22,7 +22,7 @@ from hierarchy.scenario_schema import (ELEMENT_TABLES, BranchName, BusName, Conf
 
 __all__ = [
     "LinkDefault", "LinkConfig", "CommunicationConfig",
-    "ZoneSelector", "FeederSelector", "BusSelection", "CoordinatorConfig", "AreaConfig",
+    "ZoneSelector", "FeederSelector", "BusSelection", "CoordinatorConfig", "UflsStage", "AreaConfig",
     "ElementQuery", "ElementSelection", "UnitConfig",
     "FlatTariff", "TouPeriod", "TouTariff", "RtpTariff", "TARIFF_KINDS",
     "ReserveConfig", "UpstreamMarketConfig", "TransferLimitConfig", "MarketConfig",
@@ -74,13 +74,37 @@ class CoordinatorConfig(Config):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class UflsStage(Config):
+    """One under-frequency load-shedding stage: below ``f_hz`` for ``delay``, shed ``fraction``."""
+
+    f_hz: FiniteFloat = Field(gt=0, description="threshold [Hz]")
+    fraction: FiniteFloat = Field(gt=0, le=1, description="of the area's load [pu]")
+    delay: Duration = 0
+
+
 class AreaConfig(Config):
-    """One control area: its buses, load damping and coordinator."""
+    """One control area: its buses, load damping, coordinator and load-shedding relays."""
 
     id: Identifier
     buses: BusSelection
     load_damping_pu: FiniteFloat = Field(1.0, ge=0, description="D [pu load / pu frequency]")
     coordinator: CoordinatorConfig = Field(default_factory=CoordinatorConfig)
+    ufls: tuple[UflsStage, ...] = ()
+
+    @field_validator("ufls")
+    @classmethod
+    def _check_ufls(cls, stages: tuple[UflsStage, ...]) -> tuple[UflsStage, ...]:
+        total = 0.0
+        for index, stage in enumerate(stages):
+            if index and stage.f_hz >= stages[index - 1].f_hz:
+                raise KeyPathError((index, "f_hz"), f"{stage.f_hz} Hz is not below stage "
+                                   f"{index - 1}'s {stages[index - 1].f_hz} Hz (stages shed in "
+                                   "order of falling frequency)")
+            total += stage.fraction
+            if total > 1.0 + 1e-12:
+                raise KeyPathError((index, "fraction"), f"the stages shed {total:g} of the load "
+                                   "in all; at most 1")
+        return stages
 
 
 # ---------------------------------------------------------------- units

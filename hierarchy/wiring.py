@@ -16,7 +16,7 @@ from hierarchy.messages import UnitGroupInfo
 from hierarchy.scenario import Scenario, ScenarioError
 
 __all__ = ["assign_areas", "build_groups", "group_infos", "coordinator_for", "market_for",
-           "area_net_export_matrices", "GROUP_PARAMS"]
+           "area_net_export_matrices", "check_event_targets", "check_param_type", "GROUP_PARAMS"]
 
 #: parameters every unit group takes besides its policy's own
 GROUP_PARAMS = {"rating_mw": None, "h_s": 0.0, "offer_price": 0.0}
@@ -40,6 +40,8 @@ def _selected_buses(net, selector, path: str) -> list[int] | None:
             return zone_buses(net, selector.zone)
         if hasattr(selector, "feeder_of"):
             return feeder_buses(net, _bus_number(net, selector.feeder_of, path + ".feeder_of"))
+    except ScenarioError:
+        raise
     except ValueError as exc:
         raise ScenarioError(path, str(exc)) from None
     return [_bus_number(net, name, f"{path}[{k}]") for k, name in enumerate(selector)]
@@ -75,6 +77,25 @@ def assign_areas(net, areas) -> tuple[list[str], np.ndarray]:
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
         raise ScenarioError("areas", f"buses {shown} belong to no area; give one area 'buses: rest'")
     return [area.id for area in areas], area_of_bus
+
+
+def check_event_targets(net, events) -> None:
+    """Every event's ``target`` is an element of the grid.
+
+    Raises
+    ------
+    ScenarioError
+        At ``events[i].target``.
+    """
+    from hierarchy.plant.topology import parse_element
+
+    for index, event in enumerate(events):
+        target = getattr(event, "target", None)
+        if target is None:
+            continue
+        table, number = parse_element(target)
+        if table not in net or number not in net[table].index:
+            raise ScenarioError(f"events[{index}].target", f"{target} is not in the grid")
 
 
 def _group_elements(net, unit, path: str) -> tuple[str, list[int]]:
@@ -123,6 +144,44 @@ def _curtail_class():
     return Curtail
 
 
+def _is_number(value: Any, integral: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not integral or float(value).is_integer()
+
+
+def check_param_type(default: Any, value: Any, path: str, per_unit: bool = True,
+                     allow_none: bool = True) -> None:
+    """Refuse a value whose type does not fit its default (number, integer, true/false).
+
+    With ``per_unit``, a number may also be given as a non-empty list of
+    numbers (one per unit). ``None`` is left to the policy where
+    ``allow_none``. Other defaults are not checked.
+
+    Raises
+    ------
+    ScenarioError
+        At ``path`` (``units[0].params.offer_blocks``).
+    """
+    if (value is None and allow_none) or (isinstance(default, float) and default != default):
+        return
+    values = value if per_unit and isinstance(value, (list, tuple)) and value else [value]
+    if isinstance(default, bool):
+        ok, wanted = all(isinstance(v, bool) for v in values), "true or false"
+    elif isinstance(default, (int, float)):
+        integral = isinstance(default, int)
+        ok = all(_is_number(v, integral) for v in values) and all(
+            math.isfinite(v) or math.isinf(default) for v in values)
+        wanted = "an integer" if integral else "a finite number"
+    else:
+        return
+    if not ok:
+        from hierarchy.scenario_schema import describe
+
+        either = " (or a list of one per unit)" if per_unit else ""
+        raise ScenarioError(path, f"expected {wanted}{either}; got {describe(value)}")
+
+
 def _params(cls, unit, path: str) -> dict[str, Any]:
     params = {**GROUP_PARAMS, **dict(cls.defaults)}
     for key, value in unit.params.items():
@@ -130,8 +189,26 @@ def _params(cls, unit, path: str) -> dict[str, Any]:
             valid = ", ".join(sorted(params))
             raise ScenarioError(f"{path}.params.{key}",
                                 f"unknown parameter of policy {unit.policy!r}; valid: {valid}")
+        if key == "droop" and isinstance(value, str) and value.strip().lower() == "none":
+            value = None  # DESIGN: droop none = no primary response
+        scalar = key == "offer_price"  # one price for the group
+        check_param_type(params[key] if key != "rating_mw" else 1.0, value,
+                         f"{path}.params.{key}", per_unit=not scalar, allow_none=not scalar)
         params[key] = value
     return params
+
+
+def _param_error(path: str, exc: Exception, params: dict[str, Any]) -> ScenarioError:
+    """A policy constructor's error at ``path``, or at ``path.key`` when it names a parameter.
+
+    Constructors write ``"soc_init: [1.5] is outside ..."``; the error then
+    reads ``units[2].params.soc_init: [1.5] is outside ...``.
+    """
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    key, sep, rest = message.partition(": ")
+    if sep and key.split(".")[0] in params and " " not in key:
+        return ScenarioError(f"{path}.{key}", rest)
+    return ScenarioError(path, message)
 
 
 def build_groups(scenario: Scenario, net, plant, area_of_bus: np.ndarray) -> list[UnitGroup]:
@@ -165,14 +242,17 @@ def build_groups(scenario: Scenario, net, plant, area_of_bus: np.ndarray) -> lis
             capacity = net.storage["max_e_mwh"].to_numpy(dtype=float)[positions_arr]
             if np.all(np.isfinite(capacity) & (capacity > 0)):  # the element's data over a generic default
                 params["capacity_mwh"] = capacity.tolist()
-        rating = _rating(net, table, positions_arr, params.pop("rating_mw"))
+        try:
+            rating = _rating(net, table, positions_arr, params.pop("rating_mw"))
+        except ValueError as exc:
+            raise ScenarioError(f"{path}.params.rating_mw", str(exc)) from None
         group_params = {k: params.pop(k) for k in ("offer_price",)}
         if "h_s" not in cls.defaults:
             params.pop("h_s")
         try:
             policy = cls(rating, params)
         except (ValueError, TypeError) as exc:
-            raise ScenarioError(f"{path}.params", str(exc)) from None
+            raise _param_error(f"{path}.params", exc, params) from None
         bus_pos = plant.element_bus_positions(table, positions_arr)
         group = UnitGroup(unit.id, unit.policy, policy, _kind(cls, table), table, positions_arr,
                           [names[p] for p in positions], bus_pos, area_of_bus[bus_pos], rating)
@@ -234,7 +314,12 @@ def _tap_params(net, positions: np.ndarray, path: str) -> dict[str, Any]:
 
 def _rating(net, table: str, positions: np.ndarray, value) -> np.ndarray:
     if value is not None:
-        return np.broadcast_to(np.asarray(value, dtype=float), positions.shape).copy()
+        rating = np.asarray(value, dtype=float)
+        if rating.ndim > 1 or rating.size not in (1, positions.size):
+            raise ValueError(f"got {rating.size} values for {positions.size} units")
+        if not np.all(np.isfinite(rating) & (rating > 0)):
+            raise ValueError(f"{rating.tolist()} must be finite and > 0 [MW]")
+        return np.broadcast_to(rating, positions.shape).copy()
     if "sn_mva" in net[table]:
         return net[table]["sn_mva"].to_numpy(dtype=float)[positions]
     return np.ones(positions.size)
@@ -267,8 +352,23 @@ def group_infos(groups: list[UnitGroup], a: int, area_id: str) -> list[UnitGroup
             offer_blocks=int(p.get("offer_blocks", 1) or 1), offer_price=getattr(g, "offer_price", 0.0),
             bid_price=float(p.get("bid_price", math.nan) if p.get("bid_price") is not None else math.nan),
             customer_class=str(p.get("customer_class", "default")),
+            ramp_mw_per_min=_ramp_mw_per_min(p.get("ramp_mw_per_min"), g.rating_mw.shape)[rows]
+            if g.kind == "dispatchable" else None,
         ))
     return infos
+
+
+def _ramp_mw_per_min(value, shape) -> np.ndarray:
+    """Ramp limit per unit [MW/min]; None means unlimited (inf)."""
+    return np.broadcast_to(np.asarray(math.inf if value is None else value, float), shape)
+
+
+def _droop_pu(value) -> np.ndarray | None:
+    """A ``droop`` parameter as numbers [pu]; None for no primary response (None, "none", 0)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    droop = np.asarray(value, dtype=float)
+    return None if not np.any(np.isfinite(droop) & (droop > 0)) else droop
 
 
 def frequency_bias_mw_per_hz(area_index: int, groups, net, area_of_bus, load_damping_pu: float,
@@ -276,15 +376,18 @@ def frequency_bias_mw_per_hz(area_index: int, groups, net, area_of_bus, load_dam
     """The area's frequency response characteristic β [MW/Hz].
 
     ``β = Σ_j P_j,rated / (R_j·f0) + D·P_load / f0`` over the area's units
-    with droop (DESIGN.md, "Frequency").
+    with droop (DESIGN.md, "Frequency"); a unit whose ``droop`` is None,
+    ``"none"`` or 0 gives no primary response and adds nothing.
     """
     beta = 0.0
     for g in groups:
-        droop = g.policy.params.get("droop")
+        droop = _droop_pu(g.policy.params.get("droop"))
         rows = g.by_area.get(area_index)
-        if rows is None or droop in (None, 0):
+        if rows is None or droop is None:
             continue
-        beta += float(np.sum(g.rating_mw[rows] / (np.asarray(droop, float) * f0_hz)))
+        droop = np.broadcast_to(droop, g.rating_mw.shape)[rows]
+        live = np.isfinite(droop) & (droop > 0)
+        beta += float(np.sum(g.rating_mw[rows][live] / (droop[live] * f0_hz)))
     from hierarchy.plant.topology import element_bus
 
     load_bus = element_bus(net, "load")
@@ -309,13 +412,25 @@ def coordinator_for(scenario, a: int, config, infos, groups, net, area_of_bus):
             valid = ", ".join(sorted(k for k in params if k != "period_s"))
             raise ScenarioError(f"{path}.params.{key}",
                                 f"unknown parameter of {config.coordinator.policy!r}; valid: {valid}")
+        check_param_type(params[key], value, f"{path}.params.{key}", per_unit=False,
+                         allow_none=False)
         params[key] = value
     if "period_s" in params:
         params["period_s"] = config.coordinator.period / 1000.0
+    bias = params.get("bias_mw_per_hz", "auto")
+    if bias != "auto":
+        check_param_type(1.0, bias, f"{path}.params.bias_mw_per_hz", per_unit=False,
+                         allow_none=False)
+    if not isinstance(params.get("participation", {}), dict):
+        raise ScenarioError(f"{path}.params.participation", "expected a mapping of unit id "
+                                                            "or element to factor")
     if params.get("bias_mw_per_hz") == "auto":
         params["bias_mw_per_hz"] = frequency_bias_mw_per_hz(
             a, groups, net, area_of_bus, config.load_damping_pu, scenario.grid.f0_hz)
-    coordinator = cls(config.id, infos, params, price_cap=scenario.market.price_cap)
+    try:
+        coordinator = cls(config.id, infos, params, price_cap=scenario.market.price_cap)
+    except (ValueError, TypeError) as exc:
+        raise ScenarioError(f"{path}.params", str(exc)) from None
     state = AreaState(config.id, scenario.grid.f0_hz, scenario.market.interval)
     return coordinator, state
 

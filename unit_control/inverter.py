@@ -51,8 +51,11 @@ def _curve(value: Any, named: Mapping[str, tuple], keys: tuple[str, str], n_poin
         x_points, y_points = value[keys[0]], value[keys[1]]
     else:
         raise ValueError(f"{name}: give a curve name or a mapping with keys {list(keys)}")
-    x_points = np.asarray(x_points, dtype=float)
-    y_points = np.asarray(y_points, dtype=float)
+    try:
+        x_points = np.asarray(x_points, dtype=float)
+        y_points = np.asarray(y_points, dtype=float)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name}: {keys[0]} and {keys[1]} must be lists of numbers") from None
     if x_points.shape != (n_points,) or y_points.shape != (n_points,):
         raise ValueError(f"{name}: needs {n_points} points for {keys[0]} and {keys[1]}")
     if np.any(np.diff(x_points) < 0) or not np.all(np.isfinite(x_points) & np.isfinite(y_points)):

@@ -9,7 +9,9 @@ Droop units are the units of groups with a finite ``droop`` parameter;
 their reference ``P_ref`` is the unit's command at nominal frequency. Gens
 with droop share the slack of islands without ext_grid in the power flow
 with weights ``P_rated / R`` (:meth:`PowerFlow.set_slack_weights`). Loads
-in dynamic islands consume ``P·(1 + D·Δf/f0)`` (load damping).
+in dynamic islands consume ``P·(1 + D·Δf/f0)`` (load damping). Under-frequency
+load-shedding relays (:mod:`hierarchy.plant.frequency_ufls`) open stages of
+the areas' loads while the frequency is low.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from hierarchy.plant.frequency import FrequencyModel, IslandInputs
+from hierarchy.plant.frequency_ufls import LoadShedding, UflsStage
 from hierarchy.plant.topology import element_bus, islands as topology_islands
 
 __all__ = ["GridFrequency"]
@@ -50,10 +53,20 @@ class GridFrequency:
         ``D`` per area [pu/pu].
     f0_hz : float
     upstream : "infinite" or object with ``h_s, s_mva, droop, damping_pu``
+    ufls : list of list of UflsStage, optional
+        Load-shedding stages per area.
+    area_ids : list of str, optional
+        Area ids (event targets).
+
+    Attributes
+    ----------
+    on_event : callable or None
+        Called ``on_event(time_ms, kind, target, detail)`` when a relay acts
+        (the builder connects the recorder); else the event goes to ``events``.
     """
 
     def __init__(self, plant, groups, area_of_bus: np.ndarray, load_damping_pu, f0_hz: float,
-                 upstream="infinite") -> None:
+                 upstream="infinite", ufls=None, area_ids=None) -> None:
         self.plant, self.groups, self.f0_hz = plant, groups, float(f0_hz)
         self.area_of_bus = np.asarray(area_of_bus)
         self.n_areas = int(self.area_of_bus.max()) + 1 if self.area_of_bus.size else 0
@@ -62,6 +75,12 @@ class GridFrequency:
         self.elem_bus = {t: plant.bus_positions(element_bus(net, t)) if len(net[t]) else np.zeros(0, int)
                          for t in _SIGN}
         self.load_d = np.asarray(load_damping_pu, float)[self.area_of_bus[self.elem_bus["load"]]]
+        self.area_ids = list(area_ids) if area_ids is not None else [str(a) for a in range(self.n_areas)]
+        self.relays = LoadShedding(list(ufls) if ufls else [[] for _ in range(self.n_areas)],
+                                   self.area_of_bus[self.elem_bus["load"]])
+        plant.load_served = self.relays.served  # the plant serves what the relays leave connected
+        self.on_event = None
+        self.time_ms = 0
         self._droop_units(groups)
         self.model = FrequencyModel(f0_hz, self.k, self.t, self.lo, self.hi)
         self.bus_island = np.zeros(len(net.bus), dtype=int)
@@ -159,6 +178,7 @@ class GridFrequency:
         """Read references, load, generation and losses from the plant after a solve."""
         plant, pf = self.plant, self.plant.powerflow
         model = self.model
+        self.time_ms = int(time_ms)
         if not model.dynamic.any():
             return
         n = len(model.inputs)
@@ -172,6 +192,8 @@ class GridFrequency:
             island = self.bus_island[self.elem_bus[table]]
             inj = sign * p_pp * served[table]
             if table == "load":
+                p_pp = p_pp * plant.load_served
+                inj = sign * p_pp * served[table]
                 factor = plant.load_factor
                 np.add.at(p_load, island, p_pp * served[table])
                 np.add.at(d, island, self.load_d * p_pp * served[table] / self.f0_hz)
@@ -235,13 +257,37 @@ class GridFrequency:
     def advance(self, dt_s: float) -> None:
         """Integrate over ``dt_s`` [s]; snap settled islands to their steady state."""
         self.model.advance(dt_s)
+        self.time_ms += int(round(dt_s * 1000))
+        if any(self.relays.stages):  # the relays see the frequency at the end of the step
+            self._publish()
+            self._shed(self.relays.step(dt_s, self.bus_f_hz[self.elem_bus["load"]]))
         for i in range(len(self.model.inputs)):
             if self.model.dynamic[i] and self.model.settled(i):
                 self.model.snap(i)
         self._publish()
 
+    def _shed(self, trips) -> None:
+        """Take opened load stages out of the islands' inputs; report them."""
+        p_mw = self.plant.tables["load"].p_mw
+        for a, k, rows in trips:
+            stage = self.relays.stages[a][k]
+            shed_mw = stage.fraction * p_mw[rows]
+            for island in np.unique(self.bus_island[self.elem_bus["load"][rows]]):
+                mine = self.bus_island[self.elem_bus["load"][rows]] == island
+                if island < 0 or island >= len(self.model.inputs):
+                    continue
+                inputs = self.model.inputs[island]
+                inputs.p_load_mw -= float(np.sum(shed_mw[mine]))
+                inputs.d_mw_per_hz -= float(np.sum(self.load_d[rows][mine] * shed_mw[mine])) / self.f0_hz
+            detail = (f"stage {k + 1} ({stage.f_hz:g} Hz, {stage.delay_s:g} s): shed "
+                      f"{float(np.sum(shed_mw)):.4f} MW of {rows.size} loads")
+            if self.on_event is not None:
+                self.on_event(self.time_ms, "ufls", self.area_ids[a], detail)
+            else:
+                self.events.append(("ufls", detail))
+
     def settled(self) -> bool:
-        return self.model.all_settled()
+        return self.model.all_settled() and not self.relays.pending(self.bus_f_hz[self.elem_bus["load"]])
 
 
 def _reference_mw(group, obs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

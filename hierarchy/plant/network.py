@@ -145,7 +145,7 @@ def _load_pandapower(name: str | None, options: Mapping) -> pandapower.pandapowe
             f"close matches: {close or 'none'}")
     try:
         return getattr(pandapower.networks, name)(**dict(options))
-    except TypeError as err:
+    except (TypeError, ValueError, KeyError) as err:  # the name is checked: the options are wrong
         raise ValueError(f"grid.options: invalid options for pandapower.networks.{name}: {err}") from err
 
 
@@ -210,9 +210,12 @@ def _load_file(path: str | os.PathLike | None) -> pandapower.pandapowerNet:
     if not os.path.isfile(path):
         raise ValueError(f"grid.path: no such file {os.fspath(path)!r}")
     try:
-        return pandapower.from_json(os.fspath(path))
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        net = pandapower.from_json(os.fspath(path))
+    except Exception as err:  # noqa: BLE001 - any file: pandapower raises UserWarning, AttributeError ...
         raise ValueError(f"grid.path: {os.fspath(path)!r} is not a pandapower JSON net: {err}") from err
+    if not isinstance(net, pandapower.pandapowerNet) or "bus" not in net or net.bus.empty:
+        raise ValueError(f"grid.path: {os.fspath(path)!r} is not a pandapower JSON net with buses")
+    return net
 
 
 def _is_numeric_name(column: str) -> bool:

@@ -66,6 +66,9 @@ class Plant:
         #: consumption factor per load, ``1 + D·Δf/f0`` in islands with a frequency
         #: deviation (load damping, set by the frequency model), else 1
         self.load_factor = np.ones(len(net.load))
+        #: fraction of each load's demand connected [pu]: 1, less where
+        #: under-frequency load shedding opened stages (set by the frequency model)
+        self.load_served = np.ones(len(net.load))
         # an initial solve on the first profile row gives the controllers a
         # voltage to start from
         if profiles.time_ms.size:
@@ -121,14 +124,20 @@ class Plant:
         """Solve the power flow with the current injections; True if converged."""
         t = self.tables
         return self.powerflow.solve(
-            t["load"].p_mw * self.load_factor, t["load"].q_mvar, t["sgen"].p_mw, t["sgen"].q_mvar,
+            t["load"].p_mw * self.load_factor * self.load_served, t["load"].q_mvar * self.load_served,
+            t["sgen"].p_mw, t["sgen"].q_mvar,
             t["storage"].p_mw, t["storage"].q_mvar, t["gen"].p_mw,
         )
 
     @property
     def load_p_mw(self) -> np.ndarray:
-        """Consumption of every load as solved, with load damping [MW] (consumption +)."""
-        return self.tables["load"].p_mw * self.load_factor
+        """Consumption of every load as solved, with load damping and shedding [MW] (consumption +)."""
+        return self.tables["load"].p_mw * self.load_factor * self.load_served
+
+    @property
+    def load_shed_mw(self) -> np.ndarray:
+        """Demand of every load disconnected by load shedding [MW] (>= 0)."""
+        return self.tables["load"].p_mw * (1.0 - self.load_served)
 
     @property
     def vm_pu(self) -> np.ndarray:

@@ -373,8 +373,10 @@ class PowerFlow:
             if np.shape(p) != (n,) or np.shape(q) != (n,):
                 raise ValueError(f"{table} arrays need shape ({n},), got {np.shape(p)}, "
                                  f"{np.shape(q)}")
-        self._p_mw = np.concatenate(parts_p).astype(float)
-        self._q_mvar = np.concatenate(parts_q).astype(float)
+        # NaN (a controller with no voltage to act on: on a de-energised bus, or
+        # after a failed solve) injects nothing, so that the next solve can recover
+        self._p_mw = np.nan_to_num(np.concatenate(parts_p).astype(float), nan=0.0)
+        self._q_mvar = np.nan_to_num(np.concatenate(parts_q).astype(float), nan=0.0)
         self.n_solves += 1
         if self.backend == "lightsim2grid" and self._solve_fast():
             return True

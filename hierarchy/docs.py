@@ -1,0 +1,451 @@
+"""Generate ``docs/scenario_reference.md`` from the schema the loader validates with.
+
+``python -m hierarchy.docs`` rewrites the file; ``python -m hierarchy.docs
+--check`` exits 1 if the committed file differs from what the code gives.
+Every key of :func:`hierarchy.scenario.scenario_json_schema` and every
+parameter of every registered policy (``defaults`` of its class) gets a row
+with its type, unit, default and meaning; a key that has neither a
+description in the schema nor an entry in :data:`MEANINGS` stops the
+generator, so that a new key cannot go undocumented.
+
+Examples
+--------
+>>> rows = schema_rows()
+>>> [r for r in rows if r.path == "grid.f0_hz"][0].default
+'50'
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Row", "schema_rows", "policy_rows", "reference_markdown", "main", "MEANINGS",
+           "PARAM_MEANINGS", "REFERENCE_PATH"]
+
+#: where the generated reference lives, relative to the repository root
+REFERENCE_PATH = Path("docs") / "scenario_reference.md"
+
+#: meanings of the scenario keys whose schema description is missing or only a unit
+MEANINGS: dict[str, str] = {
+    "name": "Run name: the default results folder is `results/<name>`.",
+    "seed": "Seed of every random draw (synthetic profiles, message loss); same seed, same run.",
+    "grid": "The network.",
+    "grid.source": "`pandapower` (a `pandapower.networks` function), `simbench` (a SimBench code, "
+                   "with its profiles) or `file` (a pandapower JSON file).",
+    "grid.code": "SimBench grid code, e.g. `1-MV-rural--2-sw` (source `simbench`).",
+    "grid.name": "`pandapower.networks` function, e.g. `create_cigre_network_mv` (source `pandapower`).",
+    "grid.options": "Keyword arguments of that function, e.g. `{with_der: all}`.",
+    "grid.path": "pandapower JSON file, relative to the scenario file (source `file`).",
+    "grid.upstream": "`infinite`: the ext_grid holds f = f0; or a finite machine (keys below) "
+                     "whose island follows the swing equation.",
+    "grid.solver": "Power-flow solver: `lightsim2grid` (fast, falls back to pandapower) or `pandapower`.",
+    "time.start": "First instant of the run; profiles are read from here.",
+    "time.duration": "Length of the run.",
+    "time.step": "Physics step: profiles, unit controllers, power flow and recording.",
+    "profiles.path": "CSV file of profiles, relative to the scenario file (source `csv`).",
+    "profiles.source": "`simbench` (the grid's own year), `csv`, `synthetic` (from the seed) or `none` "
+                       "(the grid's static values).",
+    "control.max_iter": "Most unit-controller/power-flow iterations per step; a step that does not "
+                        "settle is counted in `control.nonconverged_steps`.",
+    "frequency.step": "Integration step of the swing equation and governors.",
+    "areas": "Control areas; every bus belongs to exactly one. Default: one area (`grid`) holding all buses.",
+    "areas[].id": "Area id (column name in the area tables).",
+    "areas[].buses": "The area's buses: a list of `bus/N`, `{zone: NAME}`, `{feeder_of: bus/N}` or "
+                     "`rest` (all buses no other area holds).",
+    "areas[].buses.zone": "Value of the pandapower `bus.zone` column.",
+    "areas[].buses.feeder_of": "The bus that starts the feeder: it and every bus downstream of it.",
+    "areas[].load_damping_pu": "Load damping D: per-unit load change per per-unit frequency change.",
+    "areas[].ufls": "Under-frequency load-shedding stages of the area, in order of falling frequency.",
+    "areas[].ufls[].f_hz": "The stage trips while the frequency is below this.",
+    "areas[].ufls[].fraction": "Share of the area's load the stage sheds.",
+    "areas[].ufls[].delay": "How long the frequency must stay below the threshold.",
+    "areas[].coordinator.policy": "Area coordinator: a registered name (see Policy parameters "
+                                  "below) or `package.module:Class`.",
+    "areas[].coordinator.period": "How often the coordinator runs.",
+    "areas[].coordinator.params": "The coordinator's parameters (see Policy parameters below).",
+    "units": "Unit groups: devices run by one unit policy.",
+    "units[].id": "Group id (prefix of its market participant names).",
+    "units[].elements": "A list of elements (`sgen/3`) or a query `{table: ..., where: {column: value}}`.",
+    "units[].elements.table": "pandapower table of the elements.",
+    "units[].elements.where": "Column → value (or list of values) that rows must match.",
+    "units[].policy": "Unit policy: a registered name (see below) or `package.module:Class`.",
+    "units[].params": "The policy's parameters (see Policy parameters below).",
+    "units[].area": "Area whose coordinator controls the group (default: each unit's area by its bus).",
+    "market.mechanism": "Clearing mechanism, or `none` (no market, no awards).",
+    "market.interval": "Length of a delivery interval.",
+    "market.gate_closure": "How long before an interval starts orders stop being accepted; "
+                           "the market clears then.",
+    "market.price_cap": "Highest price; inflexible load bids at it.",
+    "market.tariffs": "Retail tariff per customer class (`default` for all others).",
+    "market.tariffs.<class>": "One tariff: `kind` flat, tou or rtp.",
+    "market.tariffs.<class>[kind=flat].price": "The price.",
+    "market.tariffs.<class>[kind=tou].periods": "Daily periods with their own price.",
+    "market.tariffs.<class>[kind=tou].periods[].from": "Start of the period, `HH:MM`.",
+    "market.tariffs.<class>[kind=tou].periods[].to": "End of the period, `HH:MM` (may wrap midnight).",
+    "market.tariffs.<class>[kind=tou].periods[].price": "Price during the period.",
+    "market.tariffs.<class>[kind=tou].otherwise": "Price outside every period.",
+    "market.tariffs.<class>[kind=rtp].factor": "Multiplier of the clearing price.",
+    "market.tariffs.<class>[kind=rtp].adder": "Added to the scaled clearing price.",
+    "market.reserve.fraction_of_load": "Upward reserve required, as a share of the inflexible load.",
+    "market.reserve.largest_unit": "Also require the largest participant's offered capacity (N-1).",
+    "market.upstream.import_price": "Price of the upstream grid's offer (import).",
+    "market.upstream.export_price": "Price of the upstream grid's bid (export).",
+    "market.upstream.import_limit_mw": "Most the upstream grid sells per interval.",
+    "market.upstream.export_limit_mw": "Most the upstream grid buys per interval.",
+    "market.imbalance_penalty": "Dual imbalance pricing: short pays price + penalty, long is paid "
+                                "price − penalty; 0 = single price.",
+    "market.transfer_limits": "Interfaces between areas for `economic_dispatch`; areas without one "
+                              "do not exchange (a price per area where one binds).",
+    "market.transfer_limits[].limit_mw": "Transfer limit, each way.",
+    "market.transfer_limits[].between": "The two area ids of the interface.",
+    "communication.default": "Latency and loss of every link not listed in `links`.",
+    "communication.default.latency": "Delivery delay of every message.",
+    "communication.default.loss": "Probability that a message is lost.",
+    "communication.links": "Links with their own latency or loss.",
+    "communication.links[].between": "The two tiers the link joins (`unit`, `area`, `market`).",
+    "communication.links[].latency": "Delivery delay (unset: the default's).",
+    "communication.links[].loss": "Loss probability (unset: the default's).",
+    "events": "Scenario events at given times.",
+    "events[kind=*].at": "When: an offset from `time.start` (`3d12h`, `90s`) or a date and time.",
+    "events[kind=load_step].target": "The load.",
+    "events[kind=load_step].delta_mw": "Added to the load's demand from then on (consumption positive).",
+    "events[kind=unit_trip].target": "The element (`sgen/N`, `gen/N`, `storage/N`) to disconnect.",
+    "events[kind=line_outage].target": "The line or transformer.",
+    "events[kind=line_restore].target": "The line or transformer.",
+    "events[kind=comm_outage].between": "The two tiers whose link drops every message.",
+    "events[kind=comm_outage].duration": "How long the outage lasts.",
+    "outputs.dir": "Results folder (relative to the working folder; `--out` overrides).",
+    "outputs.plots": "Write `plots/*.png`.",
+}
+
+#: meanings of policy parameters: ``policy.param`` or ``*.param`` for all of a tier's policies
+PARAM_MEANINGS: dict[str, str] = {
+    "*.rating_mw": "Rating; per-unit bases and the apparent-power limit [MW] (none: the element's sn_mva).",
+    "*.h_s": "Inertia constant [s] (synchronous machines; virtual inertia of an inverter).",
+    "*.offer_price": "Price of the group's market offers for its forecast output [per MWh].",
+    "*.ride_through": "IEEE 1547 trip and enter-service settings, e.g. `{category: II}`; none = off.",
+    "battery.capacity_mwh": "Energy capacity [MWh] (none: the element's max_e_mwh, else 1 h at rating).",
+    "battery.p_max_mw": "Charge and discharge limit [MW] (none: rating).",
+    "battery.soc_init": "State of charge at the start [pu].",
+    "battery.soc_min": "Lowest state of charge [pu].",
+    "battery.soc_max": "Highest state of charge [pu].",
+    "battery.eta_charge": "Charging efficiency [pu].",
+    "battery.eta_discharge": "Discharging efficiency [pu].",
+    "battery.droop": "Primary frequency droop [pu]; none = no frequency response.",
+    "battery.price_charge": "Without a setpoint: charge at full power at or below this price [per MWh].",
+    "battery.price_discharge": "Without a setpoint: discharge at full power at or above this price [per MWh].",
+    "const_pf.pf": "Power factor, signed: positive injects Q, negative absorbs.",
+    "flexible_load.bid_price": "What the load pays for its profile demand; its market bid [per MWh].",
+    "flexible_load.elasticity": "Constant price elasticity of demand (≤ 0; 0 = inflexible).",
+    "flexible_load.shed_price": "Shed the sheddable share at or above this price [per MWh]; none = never.",
+    "flexible_load.shed_fraction": "Sheddable share of the demand [pu].",
+    "flexible_load.max_factor": "Most the demand may grow at low prices [pu of profile].",
+    "flexible_load.customer_class": "Tariff the load faces (`market.tariffs` key).",
+    "freq_watt.deadband_hz": "Dead band each side of f0 [Hz] (IEEE 1547 Table 24).",
+    "freq_watt.droop": "Droop [pu] (IEEE 1547 Table 24).",
+
+    "generator.p_min_mw": "Lowest output while running [MW].",
+    "generator.p_max_mw": "Highest output [MW] (none: rating).",
+    "generator.ramp_mw_per_min": "Ramp limit [MW/min].",
+    "generator.cost": "Cost per hour a + b·P + c·P² (`{a, b, c}`); offers at marginal cost b + 2·c·P.",
+    "generator.droop": "Governor droop R [pu]; none = no primary response.",
+    "generator.governor_t_s": "Governor time constant [s].",
+    "generator.min_up": "Minimum up time [s].",
+    "generator.min_down": "Minimum down time [s].",
+    "generator.offer_blocks": "Number of equal offer blocks from p_min_mw to p_max_mw.",
+    "generator.on_init": "Running at the start.",
+    "oltc.vm_set_pu": "Voltage setpoint of the controlled (LV) bus [pu].",
+    "oltc.deadband_pu": "Half-width of the voltage band [pu].",
+    "oltc.delay_s": "Time outside the band before a tap move [s].",
+    "oltc.tap_min": "Lowest tap position (default: the transformer's data).",
+    "oltc.tap_max": "Highest tap position (default: the transformer's data).",
+    "oltc.tap_init": "Tap position at the start (default: the transformer's data).",
+    "oltc.direction": "−1: a higher tap lowers the controlled voltage; +1 the reverse.",
+    "volt_var.curve": "`ieee1547_cat_a`, `ieee1547_cat_b` or `{v: [4 pu], q: [4 pu of rating]}`.",
+    "volt_var.priority": "`reactive`: P is reduced to make room for Q; `active`: Q is limited.",
+    "volt_watt.curve": "`ieee1547` (1.06 pu → 1.0, 1.10 pu → 0.2) or `{v: [v1, v2], p: [1.0, p2]}`.",
+    "agc.ki": "Integral gain: the area's P reference moves at −ki·ACE [1/s].",
+    "agc.kp": "Proportional gain [MW per MW of ACE].",
+    "agc.bias_mw_per_hz": "Frequency bias B [MW/Hz]; `auto` = the area's β.",
+    "agc.participation": "Unit id or group id → participation factor (default: by rating).",
+    "*.gain": "Fraction of the ACE corrected per call.",
+    "*.deadband_mw": "No correction while the absolute ACE is below this [MW].",
+    "*.voltage_band_pu": "Voltage support: keep the area's buses between v_min and v_max, a list of two [pu]; none = off.",
+    "*.max_loading_percent": "Congestion support: keep the area's lines below this loading [%]; none = off.",
+    "*.voltage_margin_pu": "Support acts one margin inside the band, releases two margins inside [pu].",
+    "*.loading_margin_percent": "Support acts one margin below the limit, releases two below [%]."
+}
+
+#: parameters the builder sets itself (not settable in a scenario)
+_INTERNAL_PARAMS = {("agc", "period_s")}
+_GENERIC = ("positive duration with units", "duration with units", "date and time, e.g.")
+_SUFFIX_UNITS = (("_mwh", "MWh"), ("_mw", "MW"), ("_hz", "Hz"), ("_pu", "pu"), ("_percent", "%"),
+                 ("_s", "s"), ("_mva", "MVA"), ("price", "per MWh"), ("penalty", "per MWh"),
+                 ("otherwise", "per MWh"), ("adder", "per MWh"))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One documented key: its path, type, unit, default and meaning."""
+
+    path: str
+    type: str
+    unit: str
+    default: str
+    meaning: str
+
+
+def _deref(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _is_duration(node: dict) -> bool:
+    return "duration with units" in node.get("description", "")
+
+
+def _type(schema: dict, node: dict) -> str:
+    if "$ref" in node:
+        return "mapping"
+    if "const" in node:
+        return f"`{node['const']}`"
+    if "enum" in node:
+        return " \\| ".join(f"`{v}`" for v in node["enum"])
+    for key in ("anyOf", "oneOf"):
+        if key in node:
+            kinds = [_type(schema, n) for n in node[key] if n.get("type") != "null"]
+            if node.get("description", "").startswith("offset from"):
+                return "duration \\| date/time"
+            return " \\| ".join(dict.fromkeys(kinds)) + (" \\| none" if len(kinds) < len(node[key]) else "")
+    kind = node.get("type", "any")
+    if _is_duration(node):
+        return "duration"
+    if node.get("description", "").startswith("date and time"):
+        return "date/time"
+    if kind == "string" and "pattern" in node:
+        match = re.fullmatch(r"\^\(([a-z_|]+)\)/\[0-9\]\+\$", node["pattern"])
+        tables = match.group(1).split("|") if match else []
+        if 0 < len(tables) <= 3:
+            return " \\| ".join(f"`{t}/N`" for t in tables)
+        if tables:
+            return "`table/N`"
+    if kind == "array":
+        items = node.get("items") or {}
+        inner = "mappings" if "$ref" in items or "oneOf" in items else _type(schema, items) if items else "2 values"
+        return f"list of {inner}"
+    if kind == "object":
+        return "mapping"
+    return kind + _bounds(node)
+
+
+def _bounds(node: dict) -> str:
+    parts = [f"≥ {node['minimum']:g}" if "minimum" in node else "",
+             f"> {node['exclusiveMinimum']:g}" if "exclusiveMinimum" in node else "",
+             f"≤ {node['maximum']:g}" if "maximum" in node else ""]
+    text = ", ".join(p for p in parts if p)
+    return f" ({text})" if text else ""
+
+
+def _default(node: dict, required: bool) -> str:
+    if required:
+        return "required"
+    if "default" not in node:
+        return "—"
+    return _value_text(node["default"], _is_duration(node) or _is_duration_any(node))
+
+
+def _is_duration_any(node: dict) -> bool:
+    return any(_is_duration(n) for n in node.get("anyOf", []))
+
+
+def _value_text(value: Any, duration: bool = False) -> str:
+    from hierarchy.durations import format_duration
+
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if duration and isinstance(value, int):
+        return format_duration(value)
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_value_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _unit(name: str, node: dict) -> str:
+    match = re.search(r"\[([^\]]+)\]", node.get("description", ""))
+    if match:
+        return match.group(1)
+    if _is_duration(node) or _is_duration_any(node):
+        return "ms, s, min, h, d"
+    return next((unit for suffix, unit in _SUFFIX_UNITS if name.endswith(suffix)), "")
+
+
+def _meaning(path: str, node: dict) -> str:
+    for key in (path, re.sub(r"\[kind=\w+\]", "[kind=*]", path)):
+        if key in MEANINGS:
+            return MEANINGS[key]
+    if "const" in node:
+        return "Selects this variant."
+    text = re.sub(r"\s*\[[^\]]*\]", "", node.get("description", "")).strip()
+    if not text or text.startswith(_GENERIC):
+        raise ValueError(f"scenario key {path!r} has no meaning: give its schema field a description "
+                         "or add it to hierarchy.docs.MEANINGS")
+    return " ".join(text.replace("``", "`").split("\n\n")[0].split())
+
+
+def _walk(schema: dict, model: dict, prefix: str, rows: list[Row]) -> None:
+    model = _deref(schema, model)
+    required = set(model.get("required", []))
+    for name, node in model.get("properties", {}).items():
+        path = f"{prefix}.{name}" if prefix else name
+        target = _deref(schema, node)
+        rows.append(Row(path, _type(schema, node), _unit(name, node), _default(node, name in required),
+                        _meaning(path, target if "$ref" in node and path not in MEANINGS else node)))
+        _children(schema, node, path, rows)
+
+
+def _children(schema: dict, node: dict, path: str, rows: list[Row]) -> None:
+    if "$ref" in node:
+        _walk(schema, node, path, rows)
+        return
+    items = node.get("items") if node.get("type") == "array" else None
+    values = node.get("additionalProperties") if isinstance(node.get("additionalProperties"), dict) else None
+    inner, inner_path = (items, f"{path}[]") if items else (values, f"{path}.<class>") if values else (None, "")
+    if inner is not None and "oneOf" in inner:
+        if values is not None:
+            rows.append(Row(inner_path, "mapping", "", "—", _meaning(inner_path, inner)))
+        for variant in inner["oneOf"]:
+            kind = _deref(schema, variant)["properties"]["kind"]["const"]
+            _walk(schema, variant, f"{inner_path.removesuffix('[]')}[kind={kind}]", rows)
+    elif inner is not None and "$ref" in inner:
+        _walk(schema, inner, inner_path, rows)
+    for variant in node.get("oneOf", []):
+        if "$ref" in variant:
+            _walk(schema, variant, path, rows)
+
+
+def schema_rows() -> list[Row]:
+    """A row per key of the scenario schema, in schema order (sections depth first)."""
+    from hierarchy.scenario import scenario_json_schema
+
+    schema = scenario_json_schema()
+    rows: list[Row] = []
+    _walk(schema, schema, "", rows)
+    return rows
+
+
+def policy_rows() -> dict[tuple[str, str], list[Row]]:
+    """(tier, registered name) → a row per parameter of that policy's ``params``."""
+    from hierarchy import registry
+    from hierarchy.wiring import GROUP_PARAMS
+
+    out: dict[tuple[str, str], list[Row]] = {}
+    for tier in ("unit", "area"):
+        for name in registry.names(tier):
+            cls = registry.resolve(tier, name)
+            params = {**GROUP_PARAMS, **dict(cls.defaults)} if tier == "unit" else dict(cls.defaults)
+            if tier == "unit" and "h_s" not in cls.defaults:
+                params.pop("h_s", None)
+            rows = []
+            for key, default in params.items():
+                if (name, key) in _INTERNAL_PARAMS:
+                    continue
+                meaning = PARAM_MEANINGS.get(f"{name}.{key}") or PARAM_MEANINGS.get(f"*.{key}")
+                if meaning is None:
+                    raise ValueError(f"parameter {key!r} of {tier} policy {name!r} has no meaning: "
+                                     "add it to hierarchy.docs.PARAM_MEANINGS")
+                unit = next((m for m in re.finditer(r"\s*\[([^\]]+)\]", meaning)
+                             if meaning[:m.start()].count("`") % 2 == 0), None)  # not inside `code`
+                text = meaning[:unit.start()] + meaning[unit.end():] if unit else meaning
+                rows.append(Row(key, "", unit.group(1) if unit else _unit(key, {}), _value_text(default), text))
+            out[(tier, name)] = rows
+    return out
+
+
+def _cell(text: str) -> str:
+    return re.sub(r"(?<!\\)\|", r"\\|", text)
+
+
+def _table(rows: list[Row], key_title: str = "key") -> list[str]:
+    lines = [f"| {key_title} | type | unit | default | meaning |", "|---|---|---|---|---|"]
+    lines += [f"| `{r.path}` | {r.type} | {r.unit} | {r.default} | {_cell(r.meaning)} |" for r in rows]
+    return lines
+
+
+_HEAD = """# Scenario reference
+
+<!-- GENERATED by `python -m hierarchy.docs` from the schema the loader validates with
+(hierarchy.scenario.scenario_json_schema) and the `defaults` of the registered policies.
+Do not edit by hand: tests/test_docs.py checks that this file equals the generated one. -->
+
+Every key of a scenario file (v1). Unknown keys are an error. Durations are
+strings with a unit (`500ms`, `90s`, `15min`, `4h`, `7d`, `3d12h`); elements
+are named `table/index` (`sgen/3`). `type` `mapping` is a nested section
+(its keys follow); `list[]` marks the items of a list; `[kind=...]` the keys
+of one variant; `<class>` any name you choose. Prices are per MWh in the
+scenario's currency. `hiergrid schema` prints the same format as a JSON
+Schema, for editors.
+"""
+
+
+def reference_markdown() -> str:
+    """The whole of ``docs/scenario_reference.md``."""
+    rows = schema_rows()
+    lines = [_HEAD]
+    for section in dict.fromkeys(r.path.split(".")[0].split("[")[0] for r in rows):
+        lines += [f"## `{section}`", ""]
+        lines += _table([r for r in rows if r.path.split(".")[0].split("[")[0] == section]) + [""]
+    lines += ["## Policy parameters", "",
+              "`units[].params` and `areas[].coordinator.params` take the parameters of their policy, "
+              "and nothing else. A per-unit value may be a number or a list with one value per unit. "
+              "Policies of your own (`package.module:Class`) take the keys of their `defaults` "
+              "(unit policies also `rating_mw`, `h_s`, `offer_price`); see "
+              "[policies.md](policies.md).", ""]
+    for (tier, name), prows in policy_rows().items():
+        title = "unit policy" if tier == "unit" else "area coordinator"
+        lines += [f"### {title} `{name}`", ""]
+        if prows:
+            lines += ["| parameter | unit | default | meaning |", "|---|---|---|---|"]
+            lines += [f"| `{r.path}` | {r.unit} | {r.default} | {_cell(r.meaning)} |" for r in prows]
+        else:
+            lines.append("No parameters.")
+        lines.append("")
+    lines += ["## Market mechanisms", "",
+              "`market.mechanism`: `double_auction` (uniform price, GridLAB-D rules, reserve reported), "
+              "`economic_dispatch` (least cost with reserve and transfer limits, zonal prices), `none`. "
+              "They take no parameters besides the `market` keys above.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hierarchy.docs [--check] [--out PATH]``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m hierarchy.docs", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=REFERENCE_PATH, help="file to write")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
+    args = parser.parse_args(argv)
+    text = reference_markdown()
+    if args.check:
+        current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        if current != text:
+            print(f"{args.out} is out of date: run python -m hierarchy.docs", file=sys.stderr)
+            return 1
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
