@@ -141,8 +141,8 @@ class Runtime:
                        names[0][hi[a]]]
         if top[a] >= 0:
             t = top[a]
-            flow = max(abs(float(np.nan_to_num(pf.line_p_from_mw[t]))),
-                       abs(float(np.nan_to_num(pf.line_p_to_mw[t]))))
+            ends = (float(pf.line_p_from_mw[t]), float(pf.line_p_to_mw[t]))
+            flow = max(abs(x) for x in ends if x == x) if any(x == x for x in ends) else 0.0
             out[4:] = [float(pf.line_loading_percent[t]), names[1][t], flow]
         return tuple(out)
 

@@ -76,7 +76,8 @@ MEANINGS: dict[str, str] = {
     "units[].policy": "Unit policy: a registered name (see below) or `package.module:Class`.",
     "units[].params": "The policy's parameters (see Policy parameters below).",
     "units[].area": "Area whose coordinator controls the group (default: each unit's area by its bus).",
-    "market.mechanism": "Clearing mechanism, or `none` (no market, no awards).",
+    "market.mechanism": "Clearing mechanism: `double_auction`, `economic_dispatch`, `none` (no "
+                        "market, no awards) or `package.module:Class`.",
     "market.interval": "Length of a delivery interval.",
     "market.gate_closure": "How long before an interval starts orders stop being accepted; "
                            "the market clears then.",

@@ -164,6 +164,11 @@ class Engine:
                     f"unit policy {group.policy_name!r} of group {group.id!r} raised at "
                     f"t={now / 1000:g} s: {type(exc).__name__}: {exc}"
                 ) from exc
+            dead = ~np.isfinite(obs.vm_pu)
+            if dead.any():  # a unit on a de-energised bus has no grid to feed
+                command = type(command)(p_mw=np.where(dead, 0.0, command.p_mw),
+                                        q_mvar=np.where(dead, 0.0, command.q_mvar),
+                                        connected=command.connected, tap_pos=command.tap_pos)
             move = 0.0
             if group.n_units:
                 rating = np.maximum(group.rating_mw, 1e-9)

@@ -348,8 +348,13 @@ def load_scenario(source: str | os.PathLike | Mapping, *,
 
 
 def scenario_json_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of the scenario format, for ``hiergrid schema``."""
-    schema = Scenario.model_json_schema(mode="validation")
+    """JSON Schema (draft 2020-12) of the scenario format, for ``hiergrid schema``.
+
+    Defaults are written as in a scenario file (durations with units).
+    """
+    from hierarchy.scenario_schema import ScenarioJsonSchema
+
+    schema = Scenario.model_json_schema(mode="validation", schema_generator=ScenarioJsonSchema)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://hiergrid.org/schema/scenario-v1.json",
             **schema, "title": "hiergrid scenario (v1)"}

@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field,
                       PlainSerializer, Strict, Tag, ValidationInfo, WithJsonSchema,
                       field_validator, model_validator)
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from hierarchy.durations import DURATION_PATTERN, format_duration, parse_duration_ms
 from hierarchy.registry import BUILTIN
@@ -29,6 +31,7 @@ __all__ = [
     "KeyPathError", "describe", "ELEMENT_TABLES", "ELEMENT_PATTERN", "TIERS", "Config",
     "Duration", "PositiveDuration", "EventTime", "ElementName", "BusName", "Identifier",
     "FiniteFloat", "Probability", "StrictInt", "StrictBool", "TierPair", "StartTime",
+    "ScenarioJsonSchema",
     "element_name", "policy_name", "is_datetime_like", "to_datetime",
     "UpstreamMachine", "GridConfig", "TimeConfig", "ProfilesConfig", "ControlConfig",
     "FrequencyConfig", "OutputsConfig",
@@ -113,6 +116,30 @@ def _duration_type(allow_zero: bool, description: str) -> Any:
         WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN,
                         "description": description}),
     ]
+
+
+class ScenarioJsonSchema(GenerateJsonSchema):
+    """JSON Schema generator that writes defaults as a scenario file writes them.
+
+    pydantic applies a field's plain JSON serializer to its default only in
+    serialization mode; the scenario schema is a validation schema, so a
+    duration default would read ``300000`` (its value in ms) against a
+    ``string`` type with a units pattern. Here the serializer is applied in
+    validation mode too: durations read ``"5min"``
+    (:func:`hierarchy.durations.format_duration`), ``time.start``
+    ``"2016-01-01 00:00:00"``, so that every default validates against its
+    own property schema.
+    """
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        json_schema = super().default_schema(schema)
+        serializer = schema["schema"].get("serialization") or {}
+        if ("default" in json_schema and "default" in schema
+                and serializer.get("type") == "function-plain"
+                and serializer.get("when_used") in ("json", "always")
+                and not serializer.get("info_arg")):
+            json_schema["default"] = self.encode_default(serializer["function"](schema["default"]))
+        return json_schema
 
 
 #: duration ≥ 0 [ms], written with units ("1s", "0")

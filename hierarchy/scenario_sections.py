@@ -305,10 +305,11 @@ class MarketConfig(Config):
     the clearing price plus it for the missing energy, one long is paid
     the clearing price minus it (dual imbalance pricing); 0 = single price.
     ``transfer_limits``: interfaces between areas for ``economic_dispatch``
-    (a price per area); areas without one do not exchange.
+    (a price per area) or a market class of one's own; areas without one do
+    not exchange. ``mechanism``: a registered name or ``package.module:Class``.
     """
 
-    mechanism: Literal["double_auction", "economic_dispatch", "none"] = "none"
+    mechanism: policy_name("market") = "none"
     interval: PositiveDuration = 3_600_000
     gate_closure: Duration = 900_000
     price_cap: FiniteFloat = Field(3000.0, gt=0, description="[per MWh]")
@@ -329,9 +330,9 @@ class MarketConfig(Config):
                 raise KeyPathError(("transfer_limits", index, "between"), f"a second limit between "
                                    f"{' and '.join(interface.between)} (first: transfer_limits[{seen[pair]}])")
             seen[pair] = index
-        if self.transfer_limits and self.mechanism != "economic_dispatch":
-            raise KeyPathError(("transfer_limits",), f"needs mechanism economic_dispatch, not "
-                               f"{self.mechanism}")
+        if self.transfer_limits and self.mechanism in ("double_auction", "none"):
+            raise KeyPathError(("transfer_limits",), f"needs mechanism economic_dispatch (or a "
+                               f"market class of your own), not {self.mechanism}")
         return self
 
 

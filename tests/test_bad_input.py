@@ -237,6 +237,24 @@ CASES: list[tuple[str, Setup, str, str]] = [
      "areas[0].coordinator.params.gain", "number"),
     ("agc-ki-str", quick(lambda d: d["areas"][0]["coordinator"].update(
         policy="agc", period="4s", params={"ki": "fast"})), "areas[0].coordinator.params.ki", "number"),
+    ("offer-price-null", quick(_param(0, offer_price=None)), "units[0].params.offer_price",
+     "number"),
+    ("offer-price-list", quick(_param(0, offer_price=[1, 2])), "units[0].params.offer_price",
+     "number"),
+    ("gain-null", quick(lambda d: d["areas"][0]["coordinator"].update(params={"gain": None})),
+     "areas[0].coordinator.params.gain", "number"),
+    ("agc-bias-str", quick(lambda d: d["areas"][0]["coordinator"].update(
+        policy="agc", period="4s", params={"bias_mw_per_hz": "fast"})),
+     "areas[0].coordinator.params.bias_mw_per_hz", "number"),
+    ("agc-participation-unknown", quick(lambda d: d["areas"][0]["coordinator"].update(
+        policy="agc", period="4s", params={"participation": {"nope": 1}})),
+     "areas[0].coordinator.params.participation.nope", "not a unit"),
+    ("agc-participation-str", quick(lambda d: d["areas"][0]["coordinator"].update(
+        policy="agc", period="4s", params={"participation": {"batteries": "x"}})),
+     "areas[0].coordinator.params.participation.batteries", "number"),
+    ("oltc-inertia", simbench(lambda d: d["units"].append(
+        {"id": "tap", "elements": ["trafo/0"], "policy": "oltc", "params": {"h_s": 1}})),
+     "units[1].params.h_s", "no inertia"),
     ("customer-class", quick(lambda d: d["units"].append({
         "id": "flex", "elements": ["load/1"], "policy": "flexible_load",
         "params": {"customer_class": "vip"}})), "units[3].params.customer_class", "vip"),
@@ -340,9 +358,8 @@ def test_validate_exits_2_with_one_line_naming_the_key_path(validated, case, pat
 
 
 # one case of each kind, through the real command line, validate and run
-REAL = ["type-duration-int", "unknown-unit", "negative-outage", "unit-sgen-missing",
-        "event-line-missing", "areas-gap", "policy-no-module", "param-unknown", "soc-init-1.5",
-        "yaml-python-tag", "csv-gap", "grid-not-json", "grid-simbench-code"]
+REAL = ["negative-outage", "event-line-missing", "soc-init-1.5", "yaml-python-tag", "csv-gap",
+        "grid-not-json"]
 
 
 def _hiergrid(*args: str) -> subprocess.CompletedProcess:
@@ -460,14 +477,14 @@ def _runs_or_names_the_key(data: dict) -> None:
     assert result.summary["complete"] is True
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=100, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(_mutants(_quick_valid))
 def test_mutated_quickstart_runs_or_names_the_key(data: dict) -> None:
     _runs_or_names_the_key(data)
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=80, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(_mutants(lambda: copy.deepcopy(SB_VALID)))
 def test_mutated_simbench_scenario_runs_or_names_the_key(data: dict) -> None:

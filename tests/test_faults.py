@@ -125,3 +125,51 @@ def test_battery_holds_its_last_setpoint_during_an_outage(delivered_setpoints):
     data["events"] = []
     free = _run(data).frame("unit_p_mw").loc[during.index, ["storage/0", "storage/1"]]
     assert np.abs(free.to_numpy() - during.to_numpy()).max() > 1e-3
+
+
+def test_a_transformer_outage_opens_the_transformer_not_a_line():
+    """line_outage/line_restore accept trafo/N: the transformer goes out, line/1 stays."""
+    from tests.test_bad_input import SB_VALID
+    import copy
+
+    data = copy.deepcopy(SB_VALID)
+    data["events"] = [{"at": "30min", "kind": "line_outage", "target": "trafo/1"},
+                      {"at": "1h", "kind": "line_restore", "target": "trafo/1"}]
+    result = _run(data)
+    trafo = result.frame("trafo_loading_percent")["trafo/1"].to_numpy()
+    assert np.isnan(trafo[2:4]).all() and np.isfinite(trafo[:2]).all() and np.isfinite(trafo[4:]).all()
+    assert np.isfinite(result.frame("line_loading_percent")["line/1"].to_numpy()).all()
+    assert result.summary["powerflow"]["nonconverged_steps"] == 0
+
+
+def test_units_in_an_unsupplied_island_go_to_zero_and_the_loop_settles():
+    """Volt-var units cut off by a line outage get no voltage: they output nothing,
+    and the fixed-point loop still settles every step (no NaN moves)."""
+    import warnings
+
+    import hierarchy
+
+    data = {
+        "name": "island_units", "seed": 1,
+        "grid": {"source": "simbench", "code": "1-MV-semiurb--0-sw"},
+        "time": {"start": "2016-06-01 10:00", "duration": "1h", "step": "5min"},
+        "profiles": {"source": "simbench"},
+        "units": [{"id": "pv", "elements": {"table": "sgen", "where": {"type": ["PV_MV", "lv_RES"]}},
+                   "policy": "volt_var"}],
+        "events": [{"at": "20min", "kind": "line_outage", "target": "line/5"}],
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = hierarchy.run(data, write=False)
+    assert result.summary["control"]["nonconverged_steps"] == 0
+    vm = result.frame("bus_vm_pu")
+    dead_buses = vm.columns[vm.iloc[-1].isna()]
+    assert len(dead_buses) > 5 and vm.iloc[0][dead_buses].notna().all()
+    net = result.runtime.plant.net
+    group = result.runtime.groups[0]
+    unit_bus = {u: f"bus/{net.sgen.bus.iloc[p]}" for u, p in zip(group.unit_ids, group.positions)}
+    dead_units = [u for u, b in unit_bus.items() if b in set(dead_buses)]
+    assert dead_units
+    late = result.frame("unit_p_mw").iloc[-1]
+    assert (late[dead_units] == 0).all() and (result.frame("unit_q_mvar").iloc[-1][dead_units] == 0).all()
+    assert (result.frame("unit_p_mw").iloc[0][dead_units] > 0).any()

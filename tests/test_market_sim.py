@@ -10,6 +10,7 @@ outputs of all participants, losses included, sum to zero).
 """
 from __future__ import annotations
 
+import uuid
 import warnings
 
 import numpy as np
@@ -274,3 +275,134 @@ def test_market_references_are_checked_against_the_areas_and_tariffs():
     _flexible(data, "flex", ["load/10"], "vip")
     with pytest.raises(ScenarioError, match=r"^units\[3\]\.params\.customer_class: no tariff 'vip'"):
         build(load_scenario(data))
+
+
+# ----------------------------------------------------------- a market of your own
+_USER_MARKET = '''
+from market_control.base import Clearing, Market, for_interval
+
+
+class PostedPrice(Market):
+    """Posted (fixed) price: offers at or below PRICE and bids at or above it are matched,
+    cheapest offers and dearest bids first, up to the smaller side; all at PRICE."""
+
+    PRICE = 55.0
+
+    def __init__(self, price_cap, reserve_fraction_of_load, reserve_largest_unit):
+        self.kwargs = dict(price_cap=price_cap, reserve_fraction_of_load=reserve_fraction_of_load,
+                           reserve_largest_unit=reserve_largest_unit)
+
+    def clear(self, interval_start_ms, offers, bids):
+        offers = sorted((o for o in for_interval(interval_start_ms, offers) if o.price <= self.PRICE),
+                        key=lambda o: o.price)
+        bids = sorted((b for b in for_interval(interval_start_ms, bids) if b.price >= self.PRICE),
+                      key=lambda b: -b.price)
+        quantity = min(sum(o.quantity_mw for o in offers), sum(b.quantity_mw for b in bids))
+        awards = {}
+        for orders, sign in ((offers, 1.0), (bids, -1.0)):
+            left = quantity
+            for order in orders:
+                take = min(order.quantity_mw, left)
+                left -= take
+                awards[order.participant] = awards.get(order.participant, 0.0) + sign * take
+        return Clearing(price=self.PRICE, quantity_mw=quantity, awards=awards, marginal="posted")
+
+
+class ZonalPostedPrice(PostedPrice):
+    def __init__(self, transfer_limits, **reserve_and_cap):
+        super().__init__(**reserve_and_cap)
+        self.kwargs["transfer_limits"] = transfer_limits
+
+
+class NoArguments(Market):
+    def __init__(self):
+        pass
+
+    def clear(self, interval_start_ms, offers, bids):
+        return Clearing(price=0.0, quantity_mw=0.0, awards={})
+
+
+class Refuses(PostedPrice):
+    def __init__(self, **kwargs):
+        raise ValueError("price_cap above my limit")
+
+
+class NotAMarket:
+    def __init__(self, **kwargs):
+        pass
+'''
+
+
+@pytest.fixture
+def user_market(tmp_path, monkeypatch):
+    name = f"user_market_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(_USER_MARKET)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name
+
+
+def test_user_market_by_module_class_clears_every_interval(user_market):
+    """market.mechanism: module:Class runs the user's market: its posted price in every
+    interval, its constructor given price_cap and the reserve arguments, and cleared
+    quantities equal min(supply at or below the price, demand at or above it) summed by hand."""
+    data = _scenario(duration="8h", mechanism=f"{user_market}:PostedPrice", price_cap=2500,
+                     reserve={"fraction_of_load": 0.1, "largest_unit": True})
+    rt, frames, _, _ = _run(data)
+    assert type(rt.market).__name__ == "PostedPrice"
+    assert rt.market.kwargs == {"price_cap": 2500.0, "reserve_fraction_of_load": 0.1,
+                                "reserve_largest_unit": True}
+    prices = frames["market_price"]["system"]
+    assert len(prices) == 7 and np.all(prices == 55.0)
+    cleared = frames["market_clearing"]["cleared_mw"].to_numpy()
+    auction_prices = []
+    for row, (offers, bids) in enumerate(rt.recorder.market.orders):
+        supply_mw = sum(o.quantity_mw for o in offers if o.price <= 55.0)
+        demand_mw = sum(b.quantity_mw for b in bids if b.price >= 55.0)
+        assert cleared[row] == pytest.approx(min(supply_mw, demand_mw), abs=1e-9)
+        assert sum(rt.recorder.market.awards[row].values()) == pytest.approx(0.0, abs=1e-9)
+        auction_prices.append(double_auction(offers, bids, 2500.0).price)
+    assert any(p != 55.0 for p in auction_prices), "the posted price must differ from the auction's"
+
+
+def test_user_market_gets_transfer_limits_when_given(user_market):
+    from hierarchy.build import build
+    from hierarchy.scenario import load_scenario
+
+    data = _scenario(mechanism=f"{user_market}:ZonalPostedPrice",
+                     transfer_limits=[{"between": ["north", "south"], "limit_mw": 8.0}])
+    market = build(load_scenario(data)).market
+    assert market.kwargs == {"price_cap": 3000.0, "reserve_fraction_of_load": 0.0,
+                             "reserve_largest_unit": False,
+                             "transfer_limits": {("north", "south"): 8.0}}
+
+
+@pytest.mark.parametrize("target,limits,words", [
+    ("{m}:NotAMarket", False, "not a subclass of market_control.base.Market"),
+    ("{m}:NoArguments", False, "must accept the keyword arguments price_cap, "
+                               "reserve_fraction_of_load, reserve_largest_unit"),
+    ("{m}:PostedPrice", True, "must accept the keyword arguments price_cap, "
+                              "reserve_fraction_of_load, reserve_largest_unit, transfer_limits"),
+    ("{m}:Refuses", False, "ValueError: price_cap above my limit"),
+    ("{m}:Missing", False, "has no class 'Missing'"),
+    ("no_such_package_x.markets:Posted", False, "cannot import module 'no_such_package_x.markets'"),
+])
+def test_user_market_that_does_not_fit_is_a_scenario_error(user_market, target, limits, words):
+    from hierarchy.build import build
+    from hierarchy.scenario import ScenarioError, load_scenario
+
+    data = _scenario(mechanism=target.format(m=user_market))
+    if limits:
+        data["market"]["transfer_limits"] = [{"between": ["north", "south"], "limit_mw": 8.0}]
+    with pytest.raises(ScenarioError) as err:
+        build(load_scenario(data))
+    assert err.value.path == "market.mechanism" and words in err.value.message
+
+
+@pytest.mark.parametrize("mechanism", ["double_auction", "none"])
+def test_transfer_limits_need_a_mechanism_that_takes_them(mechanism):
+    from hierarchy.scenario import ScenarioError, load_scenario
+
+    data = _scenario(mechanism=mechanism, transfer_limits=[{"between": ["north", "south"],
+                                                            "limit_mw": 8.0}])
+    with pytest.raises(ScenarioError, match=r"^market\.transfer_limits: needs mechanism economic_dispatch"):
+        load_scenario(data)

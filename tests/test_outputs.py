@@ -274,6 +274,35 @@ def test_market_price_step_keeps_last_interval() -> None:
     assert line.get_drawstyle() == "steps-post"
 
 
+def test_price_axis_top_leaves_only_rare_spikes_off_scale() -> None:
+    base = np.tile([20.0, 60.0, 60.0, 120.0], 12)  # 48 intervals, an evening peak at 2x
+    assert plots.price_axis_top(base) is None  # no spike: everything on scale
+    spiky = base.copy()
+    spiky[[5, 30]] = 3000.0  # scarcity at the cap
+    # highest other price 120 plus 10 % of the other prices' range from 0 (120 - 0)
+    assert plots.price_axis_top(spiky) == pytest.approx(120.0 + 0.1 * 120.0)
+    frequent = base.copy()
+    frequent[::3] = 3000.0  # a third of the intervals: not rare, keep them on scale
+    assert plots.price_axis_top(frequent) is None
+    assert plots.price_axis_top(np.full(5, np.nan)) is None
+
+
+def test_market_price_marks_spikes_above_a_clipped_axis() -> None:
+    index = pd.date_range("2016-06-01", periods=48, freq="1h", name="time")
+    prices = np.tile([20.0, 60.0, 60.0, 120.0], 12)
+    prices[[5, 30]] = 3000.0
+    ax = plots.plot_market_price(pd.DataFrame({"system": prices}, index=index)).axes[0]
+    bottom, top = ax.get_ylim()
+    assert top == pytest.approx(132.0) and bottom < 0.0 <= 20.0
+    (line,) = [line for line in ax.get_lines() if line.get_label() == "system"]
+    assert list(line.get_ydata()[:-1]) == list(prices)  # the data is drawn, only the view clips
+    (marks,) = [line for line in ax.get_lines() if line.get_marker() == "^"]
+    half_hour = np.timedelta64(30, "m")
+    assert list(marks.get_xdata()) == list(index.to_numpy()[[5, 30]] + half_hour)
+    texts = [text.get_text() for text in ax.texts]
+    assert texts == ["▲ 2 intervals off scale, up to 3000"]
+
+
 # ---------------------------------------------------------------- compare
 
 def _fake_run(folder: Path, load_mwh: float, price: float, extra: dict | None = None) -> Path:

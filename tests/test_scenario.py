@@ -404,6 +404,52 @@ def test_json_schema_is_valid_and_accepts_the_example() -> None:
     assert not validator(schema).is_valid({**EXAMPLE, "time": {"duration": "7", "step": "1h"}})
 
 
+def _property_defaults(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(path, property schema) of every property that has a default, at any depth."""
+    found = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for name, child in (node.get("properties") or {}).items():
+                if isinstance(child, dict) and "default" in child:
+                    found.append((f"{path}.{name}", child))
+            for key, child in node.items():
+                walk(child, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{path}[{index}]")
+
+    walk(schema, "")
+    return found
+
+
+def test_every_schema_default_validates_against_its_own_property_schema() -> None:
+    schema = scenario_json_schema()
+    defaults = _property_defaults(schema)
+    assert len(defaults) > 30
+    for path, node in defaults:
+        own = {key: value for key, value in node.items() if key != "default"}
+        validator = jsonschema.Draft202012Validator({**own, "$defs": schema["$defs"]})
+        errors = [e.message for e in validator.iter_errors(node["default"])]
+        assert not errors, f"{path}: default {node['default']!r}: {errors}"
+
+
+def test_schema_duration_defaults_are_written_as_the_loader_resolves_them() -> None:
+    defs = scenario_json_schema()["$defs"]
+    resolved = resolved_dict(load_scenario(MINIMAL))  # every duration below left at its default
+    pairs = {("CoordinatorConfig", "period"): resolved["areas"][0]["coordinator"]["period"],
+             ("FrequencyConfig", "step"): resolved["frequency"]["step"],
+             ("LinkDefault", "latency"): resolved["communication"]["default"]["latency"],
+             ("MarketConfig", "interval"): resolved["market"]["interval"],
+             ("MarketConfig", "gate_closure"): resolved["market"]["gate_closure"],
+             ("TimeConfig", "start"): resolved["time"]["start"]}
+    for (model, key), value in pairs.items():
+        default = defs[model]["properties"][key]["default"]
+        assert default == value, f"{model}.{key}"
+    assert parse_duration_ms(defs["CoordinatorConfig"]["properties"]["period"]["default"]) == 5 * MIN_MS
+    assert parse_duration_ms(defs["UflsStage"]["properties"]["delay"]["default"]) == 0
+
+
 def test_scenario_modules_do_not_import_pandapower_or_tiers() -> None:
     code = ("import sys, hierarchy.scenario; "
             "bad = [m for m in ('pandapower', 'unit_control', 'area_control', 'market_control') "

@@ -33,31 +33,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandapower as pp
-from lightsim2grid.algorithm import NRSing_KLU
-from pandapower.auxiliary import _init_runpp_options
-from pandapower.pd2ppc import _pd2ppc
-from pandapower.pf.ppci_variables import _get_pf_variables_from_ppci
-from pandapower.pypower.idx_brch import F_BUS, T_BUS
-from pandapower.pypower.idx_bus import BASE_KV, GS
-from pandapower.pypower.makeBdc import makeBdc
-from pandapower.pypower.makeSbus import makeSbus
-from pandapower.pypower.makeYbus import makeYbus
-from scipy import sparse
-from scipy.sparse.linalg import splu
 
-from hierarchy.plant.slack import IslandSolver, assign_island_slack, gen_slack_share_mw, runpp_islands
+from hierarchy.plant.ppc_model import (  # noqa: F401 (re-exported for tests)
+    _P_SIGN, _PP_OPTIONS, _Q_TABLES, _BranchResult, _Model, _energised,
+    _fast_path_unsupported, _injection_columns, _injection_matrices)
+from hierarchy.plant.slack import assign_island_slack, gen_slack_share_mw, runpp_islands
 
 __all__ = ["PowerFlow", "BACKENDS", "RESULTS"]
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("lightsim2grid", "pandapower")
-_P_SIGN = {"load": -1.0, "sgen": 1.0, "storage": -1.0, "gen": 1.0}
-_Q_TABLES = ("load", "sgen", "storage")
 _SWITCHABLE = ("line", "trafo", "load", "sgen", "storage", "gen")
 _MODEL_CACHE_SIZE = 32
-_SQRT3 = np.sqrt(3.0)
-_NAN_COMPLEX = complex(np.nan, np.nan)
 #: result attribute -> (element table, column of pandapower's result table)
 RESULTS: dict[str, tuple[str, str]] = {
     "vm_pu": ("bus", "vm_pu"), "va_degree": ("bus", "va_degree"),
@@ -68,184 +56,6 @@ RESULTS: dict[str, tuple[str, str]] = {
     "trafo_loading_percent": ("trafo", "loading_percent"),
     "ext_grid_p_mw": ("ext_grid", "p_mw"), "ext_grid_q_mvar": ("ext_grid", "q_mvar"),
 }
-_PP_OPTIONS: dict[str, Any] = dict(
-    algorithm="nr", calculate_voltage_angles=True, init="dc", max_iteration=10,
-    tolerance_mva=1e-8, trafo_model="t", trafo_loading="current", enforce_p_lims=False,
-    enforce_q_lims=False, check_connectivity=True, voltage_depend_loads=True,
-    numba=False, lightsim2grid=False)
-
-
-def _injection_matrices(net: pp.pandapowerNet, n_ppci: int,
-                        base_mva: float) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    """Map stacked element P [MW] and Q [Mvar] (load, sgen, storage, gen) to Sbus [pu].
-
-    Signs make generation positive; ``scaling`` and pandapower's in-service
-    selection (``_is_elements``, after the connectivity check) are applied.
-    """
-    lookup, is_el = net._pd2ppc_lookups["bus"], net["_is_elements"]
-    rows, cols, vals, with_q = [], [], [], []
-    offset = 0
-    for table, sign in _P_SIGN.items():
-        tab = net[table]
-        if len(tab):
-            ppci_bus = lookup[tab["bus"].to_numpy()]
-            active = np.flatnonzero(np.asarray(is_el[table], dtype=bool) & (ppci_bus < n_ppci))
-            rows.append(ppci_bus[active])
-            cols.append(active + offset)
-            vals.append(sign * tab["scaling"].to_numpy(dtype=float)[active] / base_mva)
-            with_q.append(np.full(len(active), table in _Q_TABLES))
-        offset += len(tab)
-    row, col, val = (np.concatenate(a) if a else np.zeros(0, int) for a in (rows, cols, vals))
-    q = np.concatenate(with_q) if with_q else np.zeros(0, bool)
-    shape = (n_ppci, offset)
-    return (sparse.csr_matrix((val, (row, col)), shape=shape),
-            sparse.csr_matrix((val[q], (row[q], col[q])), shape=shape))
-
-
-def _fast_path_unsupported(net: pp.pandapowerNet) -> str | None:
-    """Return why the compiled path cannot reproduce ``runpp``, or None."""
-    load = net.load
-    zip_cols = ("const_z_p_percent", "const_i_p_percent", "const_z_q_percent", "const_i_q_percent")
-    if len(load) and any(np.any(load[c].to_numpy(dtype=float) != 0) for c in zip_cols if c in load):
-        return "voltage-dependent (ZIP) loads"
-    for table in ("dcline", "svc", "tcsc", "ssc", "vsc", "vsc_stacked", "vsc_bipolar"):
-        if table in net and len(net[table]) and net[table]["in_service"].any():
-            return f"in-service {table} elements"
-    return None
-
-
-class _Model:
-    """Compiled network for one topology and tap state (pandapower's ppci)."""
-
-    def __init__(self, net: pp.pandapowerNet, tolerance_mva: float, max_iteration: int,
-                 gen_weight: np.ndarray | None = None) -> None:
-        self.tolerance_mva = tolerance_mva
-        self.max_iteration = max_iteration
-        _init_runpp_options(net, **_PP_OPTIONS)
-        net._pd2ppc_lookups = {key: np.array([], dtype=np.int64) for key in (
-            "bus", "bus_dc", "ext_grid", "gen", "branch", "branch_dc")}
-        _, ppci = _pd2ppc(net)
-        base_mva, bus, gen, branch, *_, ref, pv, pq, _, _, v0, _ = (
-            _get_pf_variables_from_ppci(ppci))
-        self.base_mva = float(base_mva)
-        self.n_ppci = bus.shape[0]
-        ybus, yf, yt = makeYbus(base_mva, bus, branch)
-        self.ybus, self.yf, self.yt = ybus.tocsc(), yf.tocsr(), yt.tocsr()
-        self.ref, self.pv, self.pq = (np.asarray(a, dtype=np.int32) for a in (ref, pv, pq))
-        self.slack_weights = np.zeros(self.n_ppci)
-        self.slack_weights[self.ref] = 1.0 / max(len(self.ref), 1)
-        self.sbus_fixed = makeSbus(base_mva, bus, gen)  # wards etc.; controllable parts are 0
-        self.v_set = v0.copy()
-        self.vm_init_pu = float(np.mean(np.abs(v0[np.r_[self.ref, self.pv]])))
-        self.f_bus = branch[:, F_BUS].real.astype(np.int64)
-        self.t_bus = branch[:, T_BUS].real.astype(np.int64)
-        self.f_bus_ext = np.append(self.f_bus, self.n_ppci)
-        self.t_bus_ext = np.append(self.t_bus, self.n_ppci)
-        self.kv_f = np.append(bus[self.f_bus, BASE_KV], np.nan)
-        self.kv_t = np.append(bus[self.t_bus, BASE_KV], np.nan)
-        self._map_elements(net, ppci)
-        self._prepare_dc_start(bus, branch)
-        self.solver = NRSing_KLU()
-        self._map_slack(net, gen_weight)
-
-    def _map_slack(self, net: pp.pandapowerNet, gen_weight: np.ndarray | None) -> None:
-        """Island-by-island solver where islands without ext_grid share their slack."""
-        self.islands = None
-        self.gen_weight = np.zeros(len(net.gen)) if gen_weight is None else np.asarray(
-            net.gen["slack_weight"].to_numpy(dtype=float) if "slack_weight" in net.gen else gen_weight)
-        is_gen = np.asarray(net["_is_elements"].get("gen", np.zeros(len(net.gen), bool)), dtype=bool)
-        gen_bus = net._pd2ppc_lookups["bus"][net.gen["bus"].to_numpy(np.int64)] if len(net.gen) else (
-            np.zeros(0, np.int64))
-        self.gen_bus_ppci = np.where(is_gen & (gen_bus < self.n_ppci), gen_bus, self.n_ppci)
-        on = self.gen_bus_ppci < self.n_ppci
-        self.bus_weight = np.bincount(self.gen_bus_ppci[on], weights=self.gen_weight[on],
-                                      minlength=self.n_ppci)[:self.n_ppci]
-        if np.any(self.bus_weight > 0):
-            self.islands = IslandSolver(self.ybus, self.ref, self.pv, self.pq, self.bus_weight)
-
-    def _map_elements(self, net: pp.pandapowerNet, ppci: dict) -> None:
-        """Lookups pandapower row -> ppci index (the sentinel n_ppci / n_branch: none)."""
-        lookup = net._pd2ppc_lookups["bus"]
-        self.bus_ppci = np.minimum(lookup[net.bus.index.to_numpy()], self.n_ppci)
-        self.inj_p, self.inj_q = _injection_matrices(net, self.n_ppci, self.base_mva)
-        branch_is = ppci["internal"]["branch_is"]
-        branch_pos = np.where(branch_is, np.cumsum(branch_is) - 1, len(self.f_bus))
-        rows = net._pd2ppc_lookups["branch"]
-        self.line_br = branch_pos[slice(*rows.get("line", (0, 0)))]
-        self.trafo_br = branch_pos[slice(*rows.get("trafo", (0, 0)))]
-        line, trafo = net.line, net.trafo
-        self.line_i_max_ka = (line["max_i_ka"] * line["df"] * line["parallel"]).to_numpy(float)
-        self.trafo_vn_kv = trafo[["vn_hv_kv", "vn_lv_kv"]].to_numpy(dtype=float)
-        self.trafo_sn_mva = (trafo["sn_mva"] * trafo["parallel"] * trafo["df"]).to_numpy(float)
-        eg_bus = lookup[net.ext_grid["bus"].to_numpy(dtype=np.int64)]
-        eg_on = np.asarray(net["_is_elements"].get("ext_grid", []), dtype=bool)
-        self.ext_grid_bus = np.where(eg_on & (eg_bus < self.n_ppci), eg_bus, self.n_ppci)
-        self.ext_grid_share = np.bincount(self.ext_grid_bus, minlength=self.n_ppci + 1)[
-            self.ext_grid_bus].astype(float)  # ext_grids on one bus share its supply
-
-    def _prepare_dc_start(self, bus: np.ndarray, branch: np.ndarray) -> None:
-        """Factorise the DC power flow B matrix (MATPOWER ``dcpf``) for cold starts."""
-        self.pvpq = np.r_[self.pv, self.pq].astype(np.int64)
-        if len(self.pvpq) == 0:
-            self._dc_lu = None
-            return
-        b_bus, _, p_bus_inj, _, _ = makeBdc(bus, branch, return_csr=False)
-        b_bus = sparse.csr_matrix(b_bus)
-        va_ref = np.angle(self.v_set[self.ref])
-        self._dc_lu = splu(b_bus[self.pvpq][:, self.pvpq].tocsc())
-        self._dc_offset = (-np.asarray(p_bus_inj).ravel()[self.pvpq]
-                           - bus[self.pvpq, GS] / self.base_mva
-                           - b_bus[self.pvpq][:, self.ref] @ va_ref)
-
-    def sbus(self, p_mw: np.ndarray, q_mvar: np.ndarray) -> np.ndarray:
-        """Complex bus injection [pu] from stacked element powers [MW], [Mvar]."""
-        return self.sbus_fixed + self.inj_p @ p_mw + 1j * (self.inj_q @ q_mvar)
-
-    def cold_start(self, sbus: np.ndarray) -> np.ndarray:
-        """DC-power-flow angles with flat magnitudes, setpoints at PV and slack [pu]."""
-        va = np.zeros(self.n_ppci)
-        va[self.ref] = np.angle(self.v_set[self.ref])
-        if self._dc_lu is not None:
-            va[self.pvpq] = self._dc_lu.solve(sbus.real[self.pvpq] + self._dc_offset)
-        return self.apply_setpoints(self.vm_init_pu * np.exp(1j * va))
-
-    def apply_setpoints(self, v: np.ndarray) -> np.ndarray:
-        """Set |V| of PV buses and the complex V of slack buses to their setpoints."""
-        v[self.pv] = np.abs(self.v_set[self.pv]) * np.exp(1j * np.angle(v[self.pv]))
-        v[self.ref] = self.v_set[self.ref]
-        return v
-
-    def newton(self, sbus: np.ndarray, v0: np.ndarray) -> np.ndarray | None:
-        """Newton-Raphson from ``v0``; the complex voltages [pu] or None."""
-        if len(self.ref) == 0:
-            return None
-        if self.islands is not None:
-            return self.islands.solve(sbus, v0, self.max_iteration, self.tolerance_mva)
-        ok = self.solver.solve(self.ybus, v0, sbus, self.ref, self.slack_weights, self.pv,
-                               self.pq, self.max_iteration, self.tolerance_mva)
-        v = self.solver.get_V()
-        return v if ok and np.all(np.isfinite(v)) else None
-
-
-class _BranchResult:
-    """A branch/slack result computed only when read after a fast solve.
-
-    Inside the fixed-point loop only bus voltages are needed; flows,
-    loadings and slack power are computed once per read solution.
-    """
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        if obj._pending is not None:
-            obj._compute_branch_results()
-        return obj._results[self.name]
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        obj._results[self.name] = value
 
 
 class PowerFlow:
@@ -513,37 +323,18 @@ class PowerFlow:
 
     def _write_fast_results(self, model: _Model, v: np.ndarray, sbus: np.ndarray) -> None:
         """Bus results now; branch and slack results when first read."""
-        v_ext = np.append(v, _NAN_COMPLEX)  # index n_ppci (n_branch below) marks de-energised
+        v_ext = np.append(v, complex(np.nan, np.nan))  # index n_ppci (n_branch below) marks de-energised
         self._v_bus = v_ext[model.bus_ppci]
         self.vm_pu = np.abs(self._v_bus)
         self.va_degree = np.degrees(np.angle(self._v_bus))
         self._pending = (model, v, sbus)
 
     def _compute_branch_results(self) -> None:
-        """Element results from the ppci solution, as pandapower's results_branch [1]_."""
+        """Element results from the ppci solution (:meth:`_Model.branch_results`)."""
         model, v, sbus = self._pending
         self._pending = None
-        base = model.base_mva
-        v_ext = np.append(v, _NAN_COMPLEX)
-        s_f = np.append(v[model.f_bus] * np.conj(model.yf @ v) * base, _NAN_COMPLEX)
-        s_t = np.append(v[model.t_bus] * np.conj(model.yt @ v) * base, _NAN_COMPLEX)
-        i_f = np.abs(s_f) / (np.abs(v_ext[model.f_bus_ext]) * model.kv_f * _SQRT3)
-        i_t = np.abs(s_t) / (np.abs(v_ext[model.t_bus_ext]) * model.kv_t * _SQRT3)
-        self.losses_mw = float(np.sum(s_f.real[:-1] + s_t.real[:-1]))
-        br = model.line_br
-        self.line_p_from_mw, self.line_q_from_mvar = s_f.real[br], s_f.imag[br]
-        self.line_p_to_mw = s_t.real[br]
-        i_ka = np.maximum(i_f[br], i_t[br])
-        self.line_loading_percent = i_ka / model.line_i_max_ka * 100.0
-        br = model.trafo_br
-        self.trafo_p_hv_mw, self.trafo_p_lv_mw = s_f.real[br], s_t.real[br]
-        s_hv_mva = i_f[br] * model.trafo_vn_kv[:, 0]
-        s_lv_mva = i_t[br] * model.trafo_vn_kv[:, 1]
-        self.trafo_loading_percent = (np.maximum(s_hv_mva, s_lv_mva) * _SQRT3
-                                      / model.trafo_sn_mva * 100.0)
-        s_slack = np.append((v * np.conj(model.ybus @ v) - sbus) * base, _NAN_COMPLEX)
-        s_slack = s_slack[model.ext_grid_bus] / model.ext_grid_share
-        self.ext_grid_p_mw, self.ext_grid_q_mvar = s_slack.real, s_slack.imag
+        for name, value in model.branch_results(v, sbus).items():
+            setattr(self, name, value)
 
     # ---------------------------------------------------------- pandapower path
     def _write_injections(self, net: pp.pandapowerNet) -> None:
@@ -604,15 +395,3 @@ class PowerFlow:
             setattr(self, name, np.full(len(self._net[table]), np.nan))
         self.losses_mw = np.nan
         self._v_bus = np.full(len(self._net.bus), np.nan, dtype=complex)
-
-
-def _injection_columns(table: str) -> tuple[str, ...]:
-    return ("p_mw", "q_mvar") if table in _Q_TABLES else ("p_mw",)
-
-
-def _energised(table: Any, result: Any, vm_columns: tuple[str, str]) -> np.ndarray:
-    """In service with both terminal voltages known in pandapower's result table."""
-    on = table["in_service"].to_numpy(dtype=bool)
-    for column in vm_columns:
-        on &= np.isfinite(result[column].to_numpy(dtype=float))
-    return on
