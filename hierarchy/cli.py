@@ -181,6 +181,14 @@ def _compare(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hiergrid`` console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stderr.close()
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)

@@ -141,7 +141,7 @@ class Recorder:
         if shed is not None and len(shed):
             not_served += float(np.sum(shed * energised["load"]))
         generation = sum(float(np.sum(plant.tables[t].p_mw * energised[t])) for t in ("sgen", "gen"))
-        generation += float(np.sum(np.nan_to_num(pf.gen_slack_p_mw)))  # distributed slack shares
+        generation += float(np.nansum(pf.gen_slack_p_mw))  # distributed slack shares
         storage = float(np.sum(plant.tables["storage"].p_mw * energised["storage"]))
         ext = float(np.nansum(pf.ext_grid_p_mw))
         curtailed = 0.0
@@ -184,10 +184,12 @@ class Recorder:
         out = np.zeros(len(m.names) + 1)
         for table, owner in m.owner.items():
             injection = INJECTION_TABLES[table] * plant.tables[table].p_mw * energised[table]
-            out += np.bincount(owner + 1, weights=np.nan_to_num(injection), minlength=out.size)
+            injection[np.isnan(injection)] = 0.0
+            out += np.bincount(owner + 1, weights=injection, minlength=out.size)
         out = out[1:]
         out[m.upstream] += float(np.nansum(pf.ext_grid_p_mw))
-        out[m.losses] -= float(np.nan_to_num(pf.losses_mw))
+        losses_mw = float(pf.losses_mw)
+        out[m.losses] -= losses_mw if losses_mw == losses_mw else 0.0
         return out
 
     @staticmethod

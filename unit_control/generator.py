@@ -83,6 +83,7 @@ class Generator(UnitPolicy):
         self.on = np.broadcast_to(np.asarray(True if on_init is None else on_init, dtype=bool), (n,)).copy()
         self.time_in_state_s = np.full(n, np.inf)
         self.p_mw = np.where(self.on, self.p_min_mw, 0.0)
+        self._advanced = False
         self._validate()
 
     def _validate(self) -> None:
@@ -113,7 +114,7 @@ class Generator(UnitPolicy):
         """Output [MW] of the group for the step; Q = 0 (the grid model's gen sets V)."""
         on = self._commit(obs)
         p_ref_mw = np.clip(self._reference_mw(obs), self.p_min_mw, self.p_max_mw)
-        p_start_mw = np.where(self.on, self.p_mw, self.p_min_mw)
+        p_start_mw = np.where(self.on, self._previous_mw(obs), self.p_min_mw)
         delta_f_hz = np.asarray(obs.f_hz, dtype=float) - obs.f0_hz
         governed_mw = laws.governor_step_mw(p_start_mw, p_ref_mw, delta_f_hz, self.rating_mw, self.droop,
                                             obs.f0_hz, self.governor_t_s, obs.step_s)
@@ -121,8 +122,17 @@ class Generator(UnitPolicy):
         p_mw = np.where(on, np.clip(p_mw, self.p_min_mw, self.p_max_mw), 0.0)
         return Command(p_mw=p_mw, q_mvar=np.zeros(self.n_units))
 
+    def _previous_mw(self, obs: Observation) -> np.ndarray:
+        """Output the step starts from [MW]: the last settled one; at the first step
+        the unit's own dispatch (its profile or table value) within its limits, so a
+        run does not open with every running unit jumping from ``p_min_mw``."""
+        if self._advanced:
+            return self.p_mw
+        return np.clip(np.asarray(obs.p_avail_mw, dtype=float), self.p_min_mw, self.p_max_mw)
+
     def advance(self, obs: Observation, command: Command) -> None:
         """Hold the settled output; move the commitment timers over ``obs.step_s``."""
+        self._advanced = True
         on = self._commit(obs)
         self.time_in_state_s = laws.time_in_state_next_s(self.on, on, self.time_in_state_s, obs.step_s)
         self.on = on
@@ -137,8 +147,9 @@ class Generator(UnitPolicy):
         """
         step_ramp_mw = self.ramp_mw_per_min * obs.step_s / 60.0
         may_start = ~self.on & (self.time_in_state_s >= self.min_down_s)
-        p_low_mw = np.where(self.on, np.maximum(self.p_min_mw, self.p_mw - step_ramp_mw), 0.0)
-        p_high_mw = np.where(self.on, np.minimum(self.p_max_mw, self.p_mw + step_ramp_mw),
+        previous_mw = self._previous_mw(obs)
+        p_low_mw = np.where(self.on, np.maximum(self.p_min_mw, previous_mw - step_ramp_mw), 0.0)
+        p_high_mw = np.where(self.on, np.minimum(self.p_max_mw, previous_mw + step_ramp_mw),
                              np.where(may_start, np.minimum(self.p_max_mw, self.p_min_mw + step_ramp_mw), 0.0))
         return Capability(p_min_mw=p_low_mw, p_max_mw=np.maximum(p_high_mw, p_low_mw),
                           energy_mwh=np.full(self.n_units, np.nan), cost_b_per_mwh=self.cost_b.copy(),
