@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import pandas as pd
 import yaml
 
-from hierarchy.scenario import Scenario, ScenarioError, load_scenario, resolved_dict
+from hierarchy.scenario import Scenario, load_scenario, resolved_dict
 
 __all__ = ["run", "Result", "RunInterrupted"]
 

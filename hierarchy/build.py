@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import simpy
 
-from hierarchy import registry
 from hierarchy.links import Link
 from hierarchy.scenario import Scenario, ScenarioError
 from hierarchy.wiring import (area_net_export_matrices, assign_areas, build_groups,

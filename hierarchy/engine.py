@@ -26,17 +26,14 @@ import numpy as np
 import simpy
 
 from hierarchy.clock import Order, tick
+from hierarchy.fixed_point import FixedPoint, PolicyError
 from hierarchy.links import TraceRecord
-from hierarchy.messages import AreaMeasurement, Award, Bid, Offer, Price, UnitSetpoint, UnitStatus
+from hierarchy.messages import AreaMeasurement, Award, Offer, Price, UnitSetpoint, UnitStatus
 
 if TYPE_CHECKING:
     from hierarchy.build import Runtime
 
 __all__ = ["Engine", "PolicyError"]
-
-
-class PolicyError(RuntimeError):
-    """A policy raised during the run; names the policy and the time."""
 
 
 class Engine:
@@ -57,6 +54,7 @@ class Engine:
         self.progress = progress
         self.step_index = 0
         self._settled_commands = None
+        self.fixed_point = FixedPoint(rt)
         self._frequency_wake: simpy.Event | None = None
         self._frequency_time_ms = 0
 
@@ -109,89 +107,8 @@ class Engine:
                     group.price_per_mwh[rows] = message.price_per_mwh
 
     def _settle(self, k: int) -> None:
-        """Iterate unit controllers and power flow to a fixed point.
-
-        Commands are computed at the latest solution; if none moves more
-        than ``control.tol`` [pu of rating] from what was last solved, the
-        step has settled (the plant holds exactly the solved injections).
-        From the third iterate on, each group's step is relaxed by the
-        secant (Aitken) factor ``ω = ω_prev / (1 − ρ)``, with ``ρ`` the ratio of
-        its successive residuals: the optimal relaxation of a linear fixed
-        point, which damps oscillation (ρ < 0) and speeds up slow monotone
-        convergence (0 < ρ < 1).
-        """
-        rt = self.rt
-        tol, max_iter = rt.control_tol, rt.control_max_iter
-        n = len(rt.groups)
-        relax, last = [1.0] * n, [None] * n
-        converged = None
-        for iteration in range(max_iter + 1):
-            commands, moves = self._commands()
-            if converged is not None and max(moves, default=0.0) <= tol:
-                break
-            if iteration == max_iter:
-                restless = [g.id for g, m in zip(rt.groups, moves) if m > tol]
-                rt.recorder.nonconverged_control(k, self._time_ms(), restless)
-                break
-            for i, (group, command) in enumerate(zip(rt.groups, commands)):
-                residual = np.concatenate([np.asarray(command.p_mw, float) - group.p_mw,
-                                           np.asarray(command.q_mvar, float) - group.q_mvar])
-                relax[i] = _secant_relaxation(relax[i], last[i], residual)
-                last[i] = residual if iteration >= 1 else None
-                self._apply(group, command, relax[i])
-            converged = self._solve(k)
-            self._settled_commands = commands
-        if not converged:
-            rt.recorder.nonconverged_powerflow(k)
-
-    def _solve(self, k: int) -> bool:
-        return self.rt.plant.solve()
-
-    def _commands(self):
-        """Every group's command at the latest solution, and each group's move [pu].
-
-        The move is the largest change of P, Q (in pu of rating) or tap
-        position the command asks for against what was last solved.
-        """
-        commands, moves = [], []
-        now = self._time_ms()
-        for group in self.rt.groups:
-            obs = self.rt.observe(group, now)
-            try:
-                command = group.policy.step(obs)
-            except Exception as exc:  # a user's policy may raise anything
-                raise PolicyError(
-                    f"unit policy {group.policy_name!r} of group {group.id!r} raised at "
-                    f"t={now / 1000:g} s: {type(exc).__name__}: {exc}"
-                ) from exc
-            dead = ~np.isfinite(obs.vm_pu)
-            if dead.any():  # a unit on a de-energised bus has no grid to feed
-                command = type(command)(p_mw=np.where(dead, 0.0, command.p_mw),
-                                        q_mvar=np.where(dead, 0.0, command.q_mvar),
-                                        connected=command.connected, tap_pos=command.tap_pos)
-            move = 0.0
-            if group.n_units:
-                rating = np.maximum(group.rating_mw, 1e-9)
-                move = max(float(np.max(np.abs(command.p_mw - group.p_mw) / rating)),
-                           float(np.max(np.abs(command.q_mvar - group.q_mvar) / rating)))
-                if command.tap_pos is not None and group.tap_pos is not None:
-                    move = max(move, float(np.max(np.abs(command.tap_pos - group.tap_pos))))
-            commands.append(command)
-            moves.append(move)
-        return commands, moves
-
-    def _apply(self, group, command, relax: float) -> None:
-        group.p_mw = _relaxed(group.p_mw, np.asarray(command.p_mw, float), relax)
-        group.q_mvar = _relaxed(group.q_mvar, np.asarray(command.q_mvar, float), relax)
-        if command.tap_pos is not None:
-            taps = np.asarray(command.tap_pos).astype(int)
-            for unit_id, pos, tap, old in zip(group.unit_ids, group.positions, taps, group.tap_pos):
-                if tap != old:
-                    self.rt.plant.powerflow.set_tap_pos(int(pos), int(tap))
-                    self.rt.recorder.event(self._time_ms(), "tap", unit_id, f"{int(old)} -> {int(tap)}")
-            group.tap_pos = taps
-        if group.table in self.rt.plant.tables:
-            self.rt.plant.set_output(group.table, group.positions, group.p_mw, group.q_mvar)
+        """Settle step ``k``: unit controllers and power flow to a fixed point."""
+        self._settled_commands = self.fixed_point.settle(k, self._time_ms())
 
     def _advance(self, k: int) -> None:
         """Move every policy's state over the step with its settled command."""
@@ -406,34 +323,3 @@ class Engine:
 
     def _time_ms(self) -> int:
         return int(self.env.now)
-
-
-def _relaxed(old: np.ndarray, new: np.ndarray, relax: float) -> np.ndarray:
-    """``old + relax·(new − old)``; ``new`` where that is not finite.
-
-    After a power flow that did not converge, voltages and so some outputs
-    are NaN; taking the command as it is there lets the next step recover
-    instead of carrying the NaN on.
-    """
-    moved = old + relax * (new - old)
-    return moved if np.isfinite(moved).all() else np.where(np.isfinite(moved), moved, new)
-
-
-def _secant_relaxation(relax: float, last: np.ndarray | None, residual: np.ndarray) -> float:
-    """Relaxation factor for the next iterate from two successive residuals.
-
-    For a fixed point ``x = G(x)`` iterated as ``x += ω·(G(x) − x)``, the
-    residual shrinks by ``ρ = 1 + ω·(λ − 1)`` per iterate where ``λ`` is the
-    slope of ``G``; the factor that cancels it is ``ω/(1 − ρ)``
-    (Aitken's Δ² in relaxation form). Clipped to [0.1, 1.5]; a residual that
-    does not shrink halves ω.
-    """
-    if last is None:
-        return 1.0
-    norm = float(np.dot(last, last))
-    if norm <= 0.0:
-        return relax
-    rho = float(np.dot(residual, last)) / norm
-    if rho >= 0.9:
-        return max(relax * 0.5, 0.1)
-    return min(max(relax / (1.0 - rho), 0.1), 1.5)

@@ -6,7 +6,6 @@ rows of completed steps (an interrupted run keeps what it computed).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

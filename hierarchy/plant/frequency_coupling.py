@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 
 from hierarchy.plant.frequency import FrequencyModel, IslandInputs
-from hierarchy.plant.frequency_ufls import LoadShedding, UflsStage
+from hierarchy.plant.frequency_ufls import LoadShedding
 from hierarchy.plant.topology import element_bus, islands as topology_islands
 
 __all__ = ["GridFrequency"]
