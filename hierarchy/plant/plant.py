@@ -69,6 +69,8 @@ class Plant:
         #: fraction of each load's demand connected [pu]: 1, less where
         #: under-frequency load shedding opened stages (set by the frequency model)
         self.load_served = np.ones(len(net.load))
+        self._load_p_buffer_mw = np.zeros(len(net.load))  # consumption as solved
+        self._load_q_buffer_mvar = np.zeros(len(net.load))
         # an initial solve on the first profile row gives the controllers a
         # voltage to start from
         if profiles.time_ms.size:
@@ -123,11 +125,13 @@ class Plant:
     def solve(self) -> bool:
         """Solve the power flow with the current injections; True if converged."""
         t = self.tables
-        return self.powerflow.solve(
-            t["load"].p_mw * self.load_factor * self.load_served, t["load"].q_mvar * self.load_served,
-            t["sgen"].p_mw, t["sgen"].q_mvar,
-            t["storage"].p_mw, t["storage"].q_mvar, t["gen"].p_mw,
-        )
+        load = t["load"]
+        p_mw, q_mvar = self._load_p_buffer_mw, self._load_q_buffer_mvar  # reused, no allocation
+        np.multiply(load.p_mw, self.load_factor, out=p_mw)
+        np.multiply(p_mw, self.load_served, out=p_mw)
+        np.multiply(load.q_mvar, self.load_served, out=q_mvar)
+        return self.powerflow.solve(p_mw, q_mvar, t["sgen"].p_mw, t["sgen"].q_mvar,
+                                    t["storage"].p_mw, t["storage"].q_mvar, t["gen"].p_mw)
 
     @property
     def load_p_mw(self) -> np.ndarray:

@@ -25,6 +25,7 @@ References
 """
 from __future__ import annotations
 
+import cmath
 import copy
 import logging
 from collections import OrderedDict
@@ -138,10 +139,13 @@ class PowerFlow:
         self.tolerance_mva = tolerance_mva
         self.max_iteration = max_iteration
         self._n_rows = {table: len(self._net[table]) for table in _P_SIGN}
-        self._gen_q_mvar = np.zeros(self._n_rows["gen"])  # solved by the power flow
-        self._p_mw = np.concatenate([self._net[t]["p_mw"].to_numpy(dtype=float) for t in _P_SIGN])
-        self._q_mvar = np.concatenate([self._net[t]["q_mvar"].to_numpy(dtype=float)
-                                       for t in _Q_TABLES] + [self._gen_q_mvar])
+        # stacked element powers P + jQ [MW + jMvar] (load, sgen, storage, gen), one
+        # buffer refilled in place by each solve; gen Q stays 0 (solved by the power flow)
+        stops = np.cumsum(list(self._n_rows.values()))
+        self._spans = [(t, int(b - n), int(b), (n,)) for (t, n), b in zip(self._n_rows.items(), stops)]
+        self._s_mva = np.concatenate([self._net[t]["p_mw"].to_numpy(dtype=float) + 1j * (
+            self._net[t]["q_mvar"].to_numpy(dtype=float) if t in _Q_TABLES else 0.0) for t in _P_SIGN])
+        self._p_mw, self._q_mvar = self._s_mva.real, self._s_mva.imag  # views
         self._results: dict[str, Any] = {}
         self._pending: tuple | None = None
         self._models: OrderedDict[bytes, _Model] = OrderedDict()
@@ -176,17 +180,20 @@ class PowerFlow:
             True if a solution was found (by the fast path, a cold retry, or
             pandapower's ``runpp`` as fallback). On False all results are NaN.
         """
-        parts_p = (load_p_mw, sgen_p_mw, storage_p_mw, gen_p_mw)
-        parts_q = (load_q_mvar, sgen_q_mvar, storage_q_mvar, self._gen_q_mvar)
-        for table, p, q in zip(_P_SIGN, parts_p, parts_q):
-            n = self._n_rows[table]
-            if np.shape(p) != (n,) or np.shape(q) != (n,):
-                raise ValueError(f"{table} arrays need shape ({n},), got {np.shape(p)}, "
+        p_mw, q_mvar = self._p_mw, self._q_mvar
+        parts = zip(self._spans, (load_p_mw, sgen_p_mw, storage_p_mw, gen_p_mw),
+                    (load_q_mvar, sgen_q_mvar, storage_q_mvar, None))
+        for (table, start, stop, shape), p, q in parts:
+            if np.shape(p) != shape or (q is not None and np.shape(q) != shape):
+                raise ValueError(f"{table} arrays need shape {shape}, got {np.shape(p)}, "
                                  f"{np.shape(q)}")
+            p_mw[start:stop] = p
+            if q is not None:
+                q_mvar[start:stop] = q
         # NaN (a controller with no voltage to act on: on a de-energised bus, or
         # after a failed solve) injects nothing, so that the next solve can recover
-        self._p_mw = np.nan_to_num(np.concatenate(parts_p).astype(float), nan=0.0)
-        self._q_mvar = np.nan_to_num(np.concatenate(parts_q).astype(float), nan=0.0)
+        if not cmath.isfinite(self._s_mva.sum()):
+            np.nan_to_num(self._s_mva, copy=False, nan=0.0)
         self.n_solves += 1
         if self.backend == "lightsim2grid" and self._solve_fast():
             return True
@@ -306,7 +313,7 @@ class PowerFlow:
             model = self._current_model()
         except UserWarning:  # pandapower's "No reference bus is available"
             return False
-        sbus = model.sbus(self._p_mw, self._q_mvar)
+        sbus = model.sbus(self._s_mva)
         v = model.newton(sbus, self._warm_start(model, sbus))
         if v is None:
             v = model.newton(sbus, model.cold_start(sbus))
@@ -315,18 +322,22 @@ class PowerFlow:
             return False
         self._v_last = v
         self._write_fast_results(model, v, sbus)
-        self.gen_slack_p_mw = np.zeros(self._n_rows["gen"])
-        if model.islands is not None:
+        if model.islands is None:
+            self.gen_slack_p_mw = np.zeros(self._n_rows["gen"])
+        else:
             self.gen_slack_p_mw = gen_slack_share_mw(model.ybus, v, sbus, model.base_mva, model.gen_bus_ppci,
                                                      model.gen_weight, model.bus_weight)
         return True
 
     def _write_fast_results(self, model: _Model, v: np.ndarray, sbus: np.ndarray) -> None:
         """Bus results now; branch and slack results when first read."""
-        v_ext = np.append(v, complex(np.nan, np.nan))  # index n_ppci (n_branch below) marks de-energised
-        self._v_bus = v_ext[model.bus_ppci]
-        self.vm_pu = np.abs(self._v_bus)
-        self.va_degree = np.degrees(np.angle(self._v_bus))
+        if model.all_buses_in_ppci:
+            v_bus = v.take(model.bus_ppci)
+        else:  # index n_ppci marks de-energised buses
+            v_bus = np.append(v, complex(np.nan, np.nan)).take(model.bus_ppci)
+        self._v_bus = v_bus
+        self.vm_pu = np.abs(v_bus)
+        self.va_degree = np.degrees(np.arctan2(v_bus.imag, v_bus.real))  # as np.angle
         self._pending = (model, v, sbus)
 
     def _compute_branch_results(self) -> None:
@@ -341,9 +352,9 @@ class PowerFlow:
         offset = 0
         for table in _P_SIGN:
             n = len(net[table])
-            net[table]["p_mw"] = self._p_mw[offset:offset + n]
+            net[table]["p_mw"] = self._p_mw[offset:offset + n].copy()  # not a view of the buffer
             if table in _Q_TABLES:
-                net[table]["q_mvar"] = self._q_mvar[offset:offset + n]
+                net[table]["q_mvar"] = self._q_mvar[offset:offset + n].copy()
             offset += n
 
     def _solve_pandapower(self) -> bool:

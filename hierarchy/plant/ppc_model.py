@@ -22,6 +22,7 @@ References
 """
 from __future__ import annotations
 
+import cmath
 from typing import Any
 
 import numpy as np
@@ -115,6 +116,8 @@ class _Model:
         self.slack_weights[self.ref] = 1.0 / max(len(self.ref), 1)
         self.sbus_fixed = makeSbus(base_mva, bus, gen)  # wards etc.; controllable parts are 0
         self.v_set = v0.copy()
+        self._vm_set_pv = np.abs(self.v_set[self.pv])
+        self._v_set_ref = self.v_set[self.ref]
         self.vm_init_pu = float(np.mean(np.abs(v0[np.r_[self.ref, self.pv]])))
         self.f_bus = branch[:, F_BUS].real.astype(np.int64)
         self.t_bus = branch[:, T_BUS].real.astype(np.int64)
@@ -124,6 +127,7 @@ class _Model:
         self.kv_t = np.append(bus[self.t_bus, BASE_KV], np.nan)
         self._map_elements(net, ppci)
         self._prepare_dc_start(bus, branch)
+        self._prepare_branch_results()
         self.solver = NRSing_KLU()
         self._map_slack(net, gen_weight)
 
@@ -146,7 +150,9 @@ class _Model:
         """Lookups pandapower row -> ppci index (the sentinel n_ppci / n_branch: none)."""
         lookup = net._pd2ppc_lookups["bus"]
         self.bus_ppci = np.minimum(lookup[net.bus.index.to_numpy()], self.n_ppci)
+        self.all_buses_in_ppci = bool(np.all(self.bus_ppci < self.n_ppci))
         self.inj_p, self.inj_q = _injection_matrices(net, self.n_ppci, self.base_mva)
+        self._inj_complex = sparse.csr_matrix(self.inj_p, dtype=complex)
         branch_is = ppci["internal"]["branch_is"]
         branch_pos = np.where(branch_is, np.cumsum(branch_is) - 1, len(self.f_bus))
         rows = net._pd2ppc_lookups["branch"]
@@ -176,9 +182,13 @@ class _Model:
                            - bus[self.pvpq, GS] / self.base_mva
                            - b_bus[self.pvpq][:, self.ref] @ va_ref)
 
-    def sbus(self, p_mw: np.ndarray, q_mvar: np.ndarray) -> np.ndarray:
-        """Complex bus injection [pu] from stacked element powers [MW], [Mvar]."""
-        return self.sbus_fixed + self.inj_p @ p_mw + 1j * (self.inj_q @ q_mvar)
+    def sbus(self, s_mva: np.ndarray) -> np.ndarray:
+        """Complex bus injection [pu] from stacked element powers ``P + jQ`` [MW + jMvar].
+
+        ``s_mva`` holds no reactive power in the gen rows (gens' Q is solved),
+        so one complex product equals ``inj_p @ P + 1j * (inj_q @ Q)``.
+        """
+        return self.sbus_fixed + self._inj_complex @ s_mva
 
     def cold_start(self, sbus: np.ndarray) -> np.ndarray:
         """DC-power-flow angles with flat magnitudes, setpoints at PV and slack [pu]."""
@@ -190,20 +200,24 @@ class _Model:
 
     def apply_setpoints(self, v: np.ndarray) -> np.ndarray:
         """Set |V| of PV buses and the complex V of slack buses to their setpoints."""
-        v[self.pv] = np.abs(self.v_set[self.pv]) * np.exp(1j * np.angle(v[self.pv]))
-        v[self.ref] = self.v_set[self.ref]
+        if self._vm_set_pv.size:
+            v_pv = v[self.pv]
+            v[self.pv] = self._vm_set_pv * np.exp(1j * np.arctan2(v_pv.imag, v_pv.real))
+        v[self.ref] = self._v_set_ref
         return v
 
     def newton(self, sbus: np.ndarray, v0: np.ndarray) -> np.ndarray | None:
         """Newton-Raphson from ``v0``; the complex voltages [pu] or None."""
-        if len(self.ref) == 0:
+        if not self.ref.size:
             return None
         if self.islands is not None:
             return self.islands.solve(sbus, v0, self.max_iteration, self.tolerance_mva)
         ok = self.solver.solve(self.ybus, v0, sbus, self.ref, self.slack_weights, self.pv,
                                self.pq, self.max_iteration, self.tolerance_mva)
+        if not ok:
+            return None
         v = self.solver.get_V()
-        return v if ok and np.all(np.isfinite(v)) else None
+        return v if cmath.isfinite(v.sum()) else None  # a NaN or inf makes the sum non-finite
 
     def branch_results(self, v: np.ndarray, sbus: np.ndarray) -> dict[str, Any]:
         """Element results of a solution, as pandapower's ``results_branch`` [1]_.
@@ -227,26 +241,46 @@ class _Model:
         """
         base = self.base_mva
         v_ext = np.append(v, _NAN_COMPLEX)
-        s_f = np.append(v[self.f_bus] * np.conj(self.yf @ v) * base, _NAN_COMPLEX)
-        s_t = np.append(v[self.t_bus] * np.conj(self.yt @ v) * base, _NAN_COMPLEX)
-        i_f = np.abs(s_f) / (np.abs(v_ext[self.f_bus_ext]) * self.kv_f * _SQRT3)
-        i_t = np.abs(s_t) / (np.abs(v_ext[self.t_bus_ext]) * self.kv_t * _SQRT3)
-        out: dict[str, Any] = {"losses_mw": float(np.sum(s_f.real[:-1] + s_t.real[:-1]))}
-        br = self.line_br
-        out["line_p_from_mw"], out["line_q_from_mvar"] = s_f.real[br], s_f.imag[br]
-        out["line_p_to_mw"] = s_t.real[br]
-        i_ka = np.maximum(i_f[br], i_t[br])
+        v_ft = v_ext.take(self._ft_bus)  # from ends, sentinel, to ends, sentinel
+        s_ft = v_ft * np.conj(self._y_ft @ v) * base  # NaN at the sentinels
+        i_ft = np.abs(s_ft) / (np.abs(v_ft) * self._kv_ft * _SQRT3)
+        p_ft, q_ft = s_ft.real, s_ft.imag
+        n_from = self.f_bus_ext.size
+        out: dict[str, Any] = {"losses_mw": float(np.sum(p_ft[:n_from - 1] + p_ft[n_from:-1]))}
+        f_br, t_br = self.line_br, self.line_br + n_from
+        out["line_p_from_mw"], out["line_q_from_mvar"] = p_ft.take(f_br), q_ft.take(f_br)
+        out["line_p_to_mw"] = p_ft.take(t_br)
+        i_ka = np.maximum(i_ft.take(f_br), i_ft.take(t_br))
         out["line_loading_percent"] = i_ka / self.line_i_max_ka * 100.0
-        br = self.trafo_br
-        out["trafo_p_hv_mw"], out["trafo_p_lv_mw"] = s_f.real[br], s_t.real[br]
-        s_hv_mva = i_f[br] * self.trafo_vn_kv[:, 0]
-        s_lv_mva = i_t[br] * self.trafo_vn_kv[:, 1]
+        f_br, t_br = self.trafo_br, self.trafo_br + n_from
+        out["trafo_p_hv_mw"], out["trafo_p_lv_mw"] = p_ft.take(f_br), p_ft.take(t_br)
+        s_hv_mva = i_ft.take(f_br) * self.trafo_vn_kv[:, 0]
+        s_lv_mva = i_ft.take(t_br) * self.trafo_vn_kv[:, 1]
         out["trafo_loading_percent"] = (np.maximum(s_hv_mva, s_lv_mva) * _SQRT3
                                         / self.trafo_sn_mva * 100.0)
-        s_slack = np.append((v * np.conj(self.ybus @ v) - sbus) * base, _NAN_COMPLEX)
-        s_slack = s_slack[self.ext_grid_bus] / self.ext_grid_share
+        # slack power only at ext_grid buses; their Ybus rows summed in the same order
+        s_slack = (v_ext.take(self.ext_grid_bus) * np.conj(self._y_ext_grid @ v)
+                   - sbus.take(self._ext_grid_bus_safe)) * base
+        s_slack /= self.ext_grid_share
         out["ext_grid_p_mw"], out["ext_grid_q_mvar"] = s_slack.real, s_slack.imag
         return out
+
+    def _prepare_branch_results(self) -> None:
+        """Stacked branch admittance rows for :meth:`branch_results`.
+
+        ``[Yf; 0; Yt; 0]`` gives the from- and to-end flows in one product;
+        the zero rows line up with the NaN sentinel voltage (index
+        ``n_ppci``), so that de-energised branches and ext_grids read NaN.
+        """
+        zero = sparse.csr_matrix((1, self.n_ppci), dtype=complex)
+        self._y_ft = sparse.vstack([self.yf, zero, self.yt, zero], format="csr")
+        self._ft_bus = np.r_[self.f_bus_ext, self.t_bus_ext]
+        self._kv_ft = np.r_[self.kv_f, self.kv_t]
+        self._ext_grid_bus_safe = np.minimum(self.ext_grid_bus, max(self.n_ppci - 1, 0))
+        on = (self.ext_grid_bus < self.n_ppci).astype(float)
+        rows = sparse.csr_matrix(self.ybus)[self._ext_grid_bus_safe] if self.n_ppci else zero
+        self._y_ext_grid = sparse.csr_matrix(sparse.diags(on) @ rows)
+        self._y_ext_grid.sort_indices()
 
 
 def _injection_columns(table: str) -> tuple[str, ...]:

@@ -83,6 +83,8 @@ class _Part:
     pv: np.ndarray
     pq: np.ndarray
     solver: object
+    others: np.ndarray  # local buses other than the first reference (angle centring)
+    distributed: bool  # solved with the distributed-slack Newton-Raphson (NR_KLU)
 
 
 class IslandSolver:
@@ -134,27 +136,28 @@ class IslandSolver:
             weighted = np.flatnonzero(weights > 0)
             ref_l = np.r_[ref_l, np.setdiff1d(weighted, ref_l)]
             pv_l = np.setdiff1d(pv_l, weighted)
+        others = np.setdiff1d(np.arange(buses.size), ref_l[:1])
         return _Part(buses, ybus[buses][:, buses].tocsc(), ref_l.astype(np.int32), weights,
-                     np.sort(pv_l).astype(np.int32), np.sort(pq_l).astype(np.int32), solver)
+                     np.sort(pv_l).astype(np.int32), np.sort(pq_l).astype(np.int32), solver,
+                     others, solver.__class__ is NR_KLU)
 
     def solve(self, sbus: np.ndarray, v0: np.ndarray, max_iteration: int,
               tolerance_mva: float) -> np.ndarray | None:
         """Solve every part from ``v0``; the complex voltages [pu] or None."""
-        v = np.array(v0, dtype=complex)
-        v[:] = np.nan
+        v = np.full(v0.shape, np.nan, dtype=complex)
         for part in self.parts:
             solver = part.solver
-            v_start = np.array(v0[part.buses], dtype=complex)
-            if part.solver.__class__ is NR_KLU:  # centre the island's angles on its reference
-                others = np.setdiff1d(np.arange(part.buses.size), part.ref[:1])
-                if others.size:
-                    shift = np.angle(v_start[part.ref[0]]) - np.median(np.angle(v_start[others]))
-                    v_start[others] *= np.exp(1j * shift)
-            ok = solver.solve(part.ybus, v_start,
-                              np.ascontiguousarray(sbus[part.buses]), part.ref, part.weights,
+            v_start = np.asarray(v0, dtype=complex).take(part.buses)  # a copy
+            others = part.others
+            if part.distributed and others.size:  # centre the island's angles on its reference
+                shift = np.angle(v_start[part.ref[0]]) - np.median(np.angle(v_start[others]))
+                v_start[others] *= np.exp(1j * shift)
+            ok = solver.solve(part.ybus, v_start, sbus.take(part.buses), part.ref, part.weights,
                               part.pv, part.pq, max_iteration, tolerance_mva)
+            if not ok:
+                return None
             v_part = solver.get_V()
-            if not ok or not np.all(np.isfinite(v_part)):
+            if not np.all(np.isfinite(v_part)):
                 return None
             v[part.buses] = v_part
         return v
