@@ -26,7 +26,7 @@ import numpy as np
 import simpy
 
 from hierarchy.clock import Order, tick
-from hierarchy.fixed_point import FixedPoint, PolicyError
+from hierarchy.fixed_point import FixedPoint, PolicyError, policy_error, unit_policy
 from hierarchy.links import TraceRecord
 from hierarchy.messages import AreaMeasurement, Award, Offer, Price, UnitSetpoint, UnitStatus
 
@@ -113,17 +113,14 @@ class Engine:
     def _advance(self, k: int) -> None:
         """Move every policy's state over the step with its settled command."""
         now = self._time_ms()
-        for group, command in zip(self.rt.groups, self._settled_commands):
-            obs = self.rt.observe(group, now)
+        observations = self.fixed_point.observations  # the settled state, already built
+        for group, command, obs in zip(self.rt.groups, self._settled_commands, observations):
             settled = type(command)(p_mw=group.p_mw, q_mvar=group.q_mvar,
                                     connected=command.connected, tap_pos=command.tap_pos)
             try:
                 group.policy.advance(obs, settled)
             except Exception as exc:
-                raise PolicyError(
-                    f"unit policy {group.policy_name!r} of group {group.id!r} raised at "
-                    f"t={now / 1000:g} s: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise policy_error(unit_policy(group), now, exc) from exc
             if command.connected is not None:
                 connected = np.asarray(command.connected, dtype=bool)
                 for row in np.flatnonzero(connected != group.connected):
@@ -161,10 +158,8 @@ class Engine:
             try:
                 action = area.coordinator.control(area.state)
             except Exception as exc:
-                raise PolicyError(
-                    f"area coordinator {area.policy_name!r} of area {area.id!r} raised at "
-                    f"t={self._time_ms() / 1000:g} s: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise policy_error(f"area coordinator {area.policy_name!r} of area {area.id!r}",
+                                   self._time_ms(), exc) from exc
             area.ace_mw = action.ace_mw
             for text in getattr(action, "actions", ()):
                 rt.recorder.event(self._time_ms(), "area_action", area.id, text)

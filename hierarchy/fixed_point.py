@@ -16,11 +16,21 @@ import numpy as np
 if TYPE_CHECKING:
     from hierarchy.build import Runtime
 
-__all__ = ["FixedPoint", "PolicyError"]
+__all__ = ["FixedPoint", "PolicyError", "policy_error", "unit_policy"]
 
 
 class PolicyError(RuntimeError):
     """A policy raised during the run; names the policy and the time."""
+
+
+def policy_error(what: str, now_ms: int, exc: Exception) -> PolicyError:
+    """The one message for a policy's failure: which policy, when, and what it raised."""
+    return PolicyError(f"{what} raised at t={now_ms / 1000:g} s: {type(exc).__name__}: {exc}")
+
+
+def unit_policy(group) -> str:
+    """How an error names a unit group's policy."""
+    return f"unit policy {group.policy_name!r} of group {group.id!r}"
 
 
 class FixedPoint:
@@ -34,6 +44,9 @@ class FixedPoint:
 
     def __init__(self, rt: "Runtime"):
         self.rt = rt
+        #: each group's observation at the last evaluation; after :meth:`settle`
+        #: returns, the observation of the settled state
+        self.observations: list = []
 
     def settle(self, k: int, now_ms: int) -> list:
         """Iterate unit controllers and power flow to a fixed point.
@@ -83,17 +96,15 @@ class FixedPoint:
         The move is the largest change of P, Q (in pu of rating) or tap
         position the command asks for against what was last solved.
         """
-        commands, moves = [], []
+        commands, moves, self.observations = [], [], []
         now = now_ms
         for group in self.rt.groups:
             obs = self.rt.observe(group, now)
+            self.observations.append(obs)
             try:
                 command = group.policy.step(obs)
             except Exception as exc:  # a user's policy may raise anything
-                raise PolicyError(
-                    f"unit policy {group.policy_name!r} of group {group.id!r} raised at "
-                    f"t={now / 1000:g} s: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise policy_error(unit_policy(group), now, exc) from exc
             dead = ~np.isfinite(obs.vm_pu)
             if dead.any():  # a unit on a de-energised bus has no grid to feed
                 command = type(command)(p_mw=np.where(dead, 0.0, command.p_mw),

@@ -114,7 +114,7 @@ class Recorder:
         schedule = self.market.schedule.get((k * rt.step_ms // self._interval_ms) * self._interval_ms)
         if schedule is not None:
             a["area_schedule_mw"][k] = schedule
-        energised = {t: self._energised(rt, t) for t in plant.tables}
+        energised = {t: plant.energised(t) for t in plant.tables}
         a["system_balance_mw"][k] = self._balance(rt, energised)
         a["system_balance_mw"][k, SYSTEM_COLUMNS.index("not_served_mw")] += self._shed_mw(
             rt, k, energised)
@@ -190,18 +190,6 @@ class Recorder:
         losses_mw = float(pf.losses_mw)
         out[m.losses] -= losses_mw if losses_mw == losses_mw else 0.0
         return out
-
-    @staticmethod
-    def _energised(rt, table: str) -> np.ndarray:
-        plant = rt.plant
-        if not len(plant.net[table]):
-            return np.zeros(0)
-        if not hasattr(plant, "_element_bus_pos"):
-            plant._element_bus_pos = {}
-        if table not in plant._element_bus_pos:
-            plant._element_bus_pos[table] = plant.element_bus_positions(
-                table, np.arange(len(plant.net[table])))
-        return np.isfinite(plant.vm_pu[plant._element_bus_pos[table]]).astype(float)
 
     # ------------------------------------------------------------- others
     def clearing(self, start_ms: int, clearing, offers, bids) -> None:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import copy
+import uuid
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -27,3 +29,21 @@ def quickstart_run():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return hierarchy.run(quickstart_dict(), write=False, trace=True)
+
+
+def scenario_locations(node: Any, path: tuple = ()) -> list[tuple]:
+    """Every key path in a scenario mapping (dict keys and list indices), root first."""
+    found = [path]
+    children = (node.items() if isinstance(node, dict)
+                else enumerate(node) if isinstance(node, list) else ())
+    for key, child in children:
+        found += scenario_locations(child, (*path, key))
+    return found
+
+
+def importable_module(tmp_path: Path, monkeypatch, prefix: str, source: str) -> str:
+    """Write ``source`` as a uniquely named module on ``sys.path``; return its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name

@@ -26,7 +26,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, quickstart_dict
+from tests.conftest import ROOT, quickstart_dict, scenario_locations
 
 SIMBENCH = {
     "name": "sb_bad", "seed": 3,
@@ -433,20 +433,11 @@ UNKNOWN_KEYS = ["zzz", "kind", "params", "delta_mw", "soc_init", "ki", "target"]
 _KEY_PATH = re.compile(r"^(<scenario>|line \d+, column \d+|[A-Za-z_][\w-]*(\[\d+\]|\.[\w-]+)*)$")
 
 
-def _locations(node: Any, path: tuple = ()) -> list[tuple]:
-    found = [path]
-    children = (node.items() if isinstance(node, dict)
-                else enumerate(node) if isinstance(node, list) else ())
-    for key, child in children:
-        found += _locations(child, (*path, key))
-    return found
-
-
 @st.composite
 def _mutants(draw: st.DrawFn, base: Callable[[], dict]) -> dict:
     data = base()
     for _ in range(draw(st.integers(1, 3))):
-        location = draw(st.sampled_from(_locations(data)[1:]))
+        location = draw(st.sampled_from(scenario_locations(data)[1:]))
         parent = data
         for key in location[:-1]:
             parent = parent[key]

@@ -12,7 +12,6 @@ import warnings
 
 import numpy as np
 import pandapower as pp
-import pytest
 
 import hierarchy
 from tests.conftest import quickstart_dict
@@ -36,8 +35,6 @@ def test_power_flow_equals_runpp_every_step():
 
     def checked(k, runtime):
         record(k, runtime)
-        pf = runtime.plant.powerflow
-        net = pf.net if hasattr(pf, "net") else None
         reference = _runpp_reference(runtime)
         worst.append(float(np.nanmax(np.abs(runtime.plant.vm_pu - reference))))
 

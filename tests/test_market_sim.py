@@ -10,7 +10,6 @@ outputs of all participants, losses included, sum to zero).
 """
 from __future__ import annotations
 
-import uuid
 import warnings
 
 import numpy as np
@@ -19,7 +18,7 @@ import pytest
 from hierarchy.messages import Bid, Offer
 from market_control import double_auction
 from market_control.markets import EconomicDispatchMarket
-from tests.conftest import quickstart_dict
+from tests.conftest import quickstart_dict, importable_module
 
 HOUR_MS = 3_600_000
 GATE_MS = 900_000
@@ -335,10 +334,7 @@ class NotAMarket:
 
 @pytest.fixture
 def user_market(tmp_path, monkeypatch):
-    name = f"user_market_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(_USER_MARKET)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return name
+    return importable_module(tmp_path, monkeypatch, "user_market", _USER_MARKET)
 
 
 def test_user_market_by_module_class_clears_every_interval(user_market):

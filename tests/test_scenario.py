@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hierarchy.durations import format_duration, parse_duration_ms
 from hierarchy.scenario import ScenarioError, load_scenario, resolved_dict, scenario_json_schema
 from hierarchy.scenario_sections import ElementQuery, FeederSelector
+from tests.conftest import scenario_locations
 
 DAY_MS, HOUR_MS, MIN_MS = 86_400_000, 3_600_000, 60_000
 
@@ -352,20 +353,11 @@ REPLACEMENTS = [None, 0, 7, -1.5, "x", "15min", "2016-06-02", True, [], {}, [1],
                 ["bus/1"], "rest", float("nan")]
 
 
-def _locations(node: Any, path: tuple = ()) -> list[tuple]:
-    found = [path]
-    children = (node.items() if isinstance(node, dict)
-                else enumerate(node) if isinstance(node, list) else ())
-    for key, child in children:
-        found += _locations(child, (*path, key))
-    return found
-
-
 @st.composite
 def mutated_scenarios(draw: st.DrawFn) -> dict:
     data = copy.deepcopy(RICH)
     for _ in range(draw(st.integers(1, 3))):
-        location = draw(st.sampled_from(_locations(data)[1:]))
+        location = draw(st.sampled_from(scenario_locations(data)[1:]))
         parent = data
         for key in location[:-1]:
             parent = parent[key]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
-import uuid
 import warnings
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import yaml
 
 import hierarchy
 from hierarchy.scenario import ScenarioError
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import ROOT, SCENARIOS, importable_module
 
 LOAD_MW = 2.0
 
@@ -186,10 +184,7 @@ class CapLoads(AreaCoordinator):
 
 @pytest.fixture
 def user_module(tmp_path, monkeypatch):
-    name = f"user_policies_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(_USER_MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return name
+    return importable_module(tmp_path, monkeypatch, "user_policies", _USER_MODULE)
 
 
 def test_user_policy_is_loaded_and_passes_conformance(tmp_path, user_module):

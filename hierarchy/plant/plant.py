@@ -63,6 +63,7 @@ class Plant:
                 np.zeros(n), q.copy(), np.zeros(n), q.copy(), in_service, np.zeros(n)
             )
         self.line_in_service = net.line["in_service"].to_numpy(dtype=bool).copy()
+        self._element_bus_pos: dict[str, np.ndarray] = {}
         #: consumption factor per load, ``1 + D·Δf/f0`` in islands with a frequency
         #: deviation (load damping, set by the frequency model), else 1
         self.load_factor = np.ones(len(net.load))
@@ -154,6 +155,13 @@ class Plant:
     def element_bus_positions(self, table: str, positions: np.ndarray) -> np.ndarray:
         """Bus-table positions of the buses of elements at ``positions``."""
         return self.bus_positions(element_bus(self.net, table)[positions])
+
+    def energised(self, table: str) -> np.ndarray:
+        """1.0 for each element of ``table`` whose bus has a voltage, else 0.0."""
+        if table not in self._element_bus_pos:
+            self._element_bus_pos[table] = self.element_bus_positions(
+                table, np.arange(len(self.net[table])))
+        return np.isfinite(self.vm_pu[self._element_bus_pos[table]]).astype(float)
 
     # ----------------------------------------------------------------- events
     def add_load(self, position: int, delta_mw: float) -> None:
