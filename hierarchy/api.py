@@ -21,17 +21,10 @@ from typing import Any, Mapping
 import pandas as pd
 import yaml
 
+from hierarchy.engine_stop import RunInterrupted, StopRequest
 from hierarchy.scenario import Scenario, load_scenario, resolved_dict
 
 __all__ = ["run", "Result", "RunInterrupted"]
-
-
-class RunInterrupted(BaseException):
-    """Raised inside the run when SIGTERM arrives (Ctrl-C raises KeyboardInterrupt).
-
-    A BaseException, like KeyboardInterrupt, so that no ``except Exception``
-    inside a tier or the engine mistakes it for a policy's failure.
-    """
 
 
 class Result:
@@ -163,9 +156,11 @@ def _run_engine(rt, quiet: bool) -> BaseException | None:
     from hierarchy.engine import Engine
 
     bar = _progress_bar(rt.n_steps, quiet)
-    engine = Engine(rt, progress=bar.update if bar is not None else None)
+    stop = StopRequest()
+    engine = Engine(rt, progress=bar.update if bar is not None else None, stop=stop)
     try:
-        engine.run()
+        with stop.installed():
+            engine.run()
     except (KeyboardInterrupt, RunInterrupted) as exc:
         return exc
     except Exception as exc:  # kept with the partial results, then re-raised

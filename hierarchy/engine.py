@@ -46,10 +46,14 @@ class Engine:
         recorder.
     progress : callable or None
         Called with the number of physics steps done since the last call.
+    stop : StopRequest or None
+        Checked at the start of every physics step; a stop asked for by a
+        signal ends the run there (:class:`~hierarchy.engine_stop.RunInterrupted`).
     """
 
-    def __init__(self, rt: "Runtime", progress=None):
+    def __init__(self, rt: "Runtime", progress=None, stop=None):
         self.rt = rt
+        self.stop = stop
         self.env: simpy.Environment = rt.env
         self.progress = progress
         self.step_index = 0
@@ -80,6 +84,8 @@ class Engine:
         for k in range(rt.n_steps):
             wait_ms = k * rt.step_ms - int(self.env.now)
             yield tick(self.env, wait_ms, Order.PHYSICS)
+            if self.stop is not None:
+                self.stop.check()
             self.step_index = k
             self._trace("physics")
             self._apply_unit_inboxes()

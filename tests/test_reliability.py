@@ -203,3 +203,41 @@ def test_a_different_seed_gives_a_different_run(repeated_runs, tmp_path):
     first = read_parquet(folder / "r0" / "timeseries" / "unit_p_mw.parquet")
     other = read_parquet(tmp_path / "s8" / "timeseries" / "unit_p_mw.parquet")
     assert not first.equals(other)
+
+
+def test_a_signal_stops_the_run_between_two_steps():
+    """SIGTERM in the middle of a market clearing ends the run at the next physics step.
+
+    The market process is between its gate and its publication when the
+    signal arrives; the run still stops only at the start of a physics step,
+    so every table has the same completed intervals and frames build.
+    """
+    from hierarchy.build import build
+    from hierarchy.clock import Order, tick
+    from hierarchy.engine import Engine
+    from hierarchy.engine_stop import RunInterrupted, StopRequest
+    from hierarchy.scenario import load_scenario
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rt = build(load_scenario(quickstart_dict()))
+    stop = StopRequest()
+    engine = Engine(rt, stop=stop)
+    gate_ms = rt.market_intervals()[3] - rt.gate_closure_ms
+
+    def signal_at_gate():
+        yield tick(rt.env, gate_ms, Order.MARKET)
+        os.kill(os.getpid(), signal.SIGTERM)  # handled: only asks the engine to stop
+
+    rt.env.process(signal_at_gate())
+    with stop.installed(), pytest.raises(RunInterrupted, match="SIGTERM"):
+        engine.run()
+    first_step_after = gate_ms // rt.step_ms + 1  # physics runs before the market at an instant
+    assert rt.recorder.steps_done == first_step_after
+    market = rt.recorder.market
+    lengths = {len(getattr(market, name)) for name in ("starts_ms", "prices", "awards", "cleared_mw",
+                                                       "shortfall_mw", "orders", "reliability")}
+    assert lengths == {4}
+    frames = rt.recorder.frames(rt.scenario.time.start, rt.step_ms)
+    assert len(frames["bus_vm_pu"]) == first_step_after
+    assert signal.getsignal(signal.SIGTERM) is not stop._handler

@@ -4,7 +4,10 @@ One :class:`_Model` holds the network of one topology and tap state as
 pandapower's converter (``_pd2ppc``) builds it [1]_: admittance matrices
 (MATPOWER ``makeYbus`` [2]_), the map from stacked element powers to the
 bus injection vector, slack/PV/PQ bus sets, a factorised DC power flow for
-cold starts and lightsim2grid's compiled Newton-Raphson [3]_. Used only by
+cold starts and lightsim2grid's compiled Newton-Raphson [3]_, run on a
+lightsim2grid grid model of the same admittance matrix that is kept between
+solves (:class:`_GridSolver`: the Jacobian's sparsity is analysed once per
+topology, not once per solve). Used only by
 :class:`hierarchy.plant.powerflow.PowerFlow`. Sign conventions follow
 pandapower: loads and storage consume with ``p_mw > 0``, sgens and gens
 generate with ``p_mw > 0``.
@@ -28,10 +31,13 @@ from typing import Any
 import numpy as np
 import pandapower as pp
 from lightsim2grid.algorithm import NRSing_KLU
+from lightsim2grid.network import init_from_matpower
+from lightsim2grid.timeSerie import TimeSeriesCPP
 from pandapower.auxiliary import _init_runpp_options
 from pandapower.pd2ppc import _pd2ppc
 from pandapower.pf.ppci_variables import _get_pf_variables_from_ppci
-from pandapower.pypower.idx_brch import F_BUS, T_BUS
+from pandapower.pypower.idx_brch import (
+    BR_R, BR_R_ASYM, BR_STATUS, BR_X, BR_X_ASYM, F_BUS, SHIFT, T_BUS, TAP)
 from pandapower.pypower.idx_bus import BASE_KV, GS
 from pandapower.pypower.makeBdc import makeBdc
 from pandapower.pypower.makeSbus import makeSbus
@@ -130,6 +136,7 @@ class _Model:
         self._prepare_branch_results()
         self.solver = NRSing_KLU()
         self._map_slack(net, gen_weight)
+        self.grid_solver = _GridSolver.build(self, bus, branch)
 
     def _map_slack(self, net: pp.pandapowerNet, gen_weight: np.ndarray | None) -> None:
         """Island-by-island solver where islands without ext_grid share their slack."""
@@ -212,6 +219,8 @@ class _Model:
             return None
         if self.islands is not None:
             return self.islands.solve(sbus, v0, self.max_iteration, self.tolerance_mva)
+        if self.grid_solver is not None:
+            return self.grid_solver.solve(sbus, v0, self.max_iteration, self.tolerance_mva)
         ok = self.solver.solve(self.ybus, v0, sbus, self.ref, self.slack_weights, self.pv,
                                self.pq, self.max_iteration, self.tolerance_mva)
         if not ok:
@@ -281,6 +290,112 @@ class _Model:
         rows = sparse.csr_matrix(self.ybus)[self._ext_grid_bus_safe] if self.n_ppci else zero
         self._y_ext_grid = sparse.csr_matrix(sparse.diags(on) @ rows)
         self._y_ext_grid.sort_indices()
+
+
+class _GridSolver:
+    """Newton-Raphson on a lightsim2grid grid model kept between solves [3]_.
+
+    Solving through ``NRSing_KLU.solve`` hands the admittance matrix over and
+    analyses the Jacobian's sparsity again on every call (≈ 60 % of a solve
+    on a 100-bus feeder). Here the ppci is built once into a lightsim2grid
+    grid model and solved by its one-row time-series computer, which keeps
+    the analysis between calls; only the bus injections change.
+
+    The model is exact, not a re-conversion of the pandapower net: every
+    ppci branch enters as a MATPOWER series branch (r, x, tap ratio, phase
+    shift) and all shunt admittance (line charging, transformer
+    magnetisation, pandapower's asymmetric branch shunts, bus shunts) as a
+    bus shunt, ``diag(Ybus) − diag(Ybus_series)``; off-diagonal entries depend
+    on the series part only, so the grid model's admittance matrix equals
+    ``makeYbus`` to rounding. All bus injections enter as one load per bus
+    (``−Sbus``); one generator per slack and PV bus holds the voltage
+    setpoint. Used only with a single slack bus and no distributed slack.
+    """
+
+    @classmethod
+    def build(cls, model: "_Model", bus: np.ndarray, branch: np.ndarray) -> "_GridSolver | None":
+        """The grid solver of a model, or None where it cannot be exact.
+
+        None with distributed slack or several slack buses, with asymmetric
+        series impedances (not a MATPOWER branch), or if the grid model's
+        admittance matrix differs from the model's (checked once here).
+        """
+        if model.islands is not None or model.ref.size != 1 or model.n_ppci == 0:
+            return None
+        if np.any(branch[:, BR_R_ASYM]) or np.any(branch[:, BR_X_ASYM]):
+            return None
+        solver = cls(model.ybus, bus, branch, model.base_mva, model.ref, model.pv,
+                     np.abs(model.v_set))
+        v0 = model.cold_start(model.sbus_fixed)
+        if solver.solve(model.sbus_fixed, v0.copy(), model.max_iteration, model.tolerance_mva) is None:
+            return None
+        try:  # the time-series computer solves a copy: build the grid's own Ybus to compare
+            solver.grid.ac_pf(v0, model.max_iteration, model.tolerance_mva)
+            y_grid = solver.grid.get_Ybus()
+        except RuntimeError:
+            return None
+        if y_grid.shape != model.ybus.shape:
+            return None
+        scale = max(float(abs(model.ybus).max()), 1.0)
+        if abs(y_grid - model.ybus).max() > 1e-12 * scale:
+            return None
+        return solver
+
+    def __init__(self, ybus: sparse.csc_matrix, bus: np.ndarray, branch: np.ndarray,
+                 base_mva: float, ref: np.ndarray, pv: np.ndarray, vm_set: np.ndarray) -> None:
+        n = bus.shape[0]
+        series = branch.copy()
+        series[:, 4:] = 0.0  # MATPOWER columns beyond R, X: charging and all shunt terms
+        series[:, TAP], series[:, SHIFT], series[:, BR_STATUS] = (
+            branch[:, TAP], branch[:, SHIFT], branch[:, BR_STATUS])
+        plain_bus = bus.copy()
+        plain_bus[:, GS:GS + 2] = 0.0  # GS, BS
+        y_series, _, _ = makeYbus(base_mva, plain_bus, series)
+        y_shunt = ybus.diagonal() - y_series.diagonal()
+        on = branch[:, BR_STATUS].real > 0
+        mp_bus = np.zeros((n, 13))
+        mp_bus[:, 0] = np.arange(1, n + 1)
+        mp_bus[:, 1] = 1.0
+        mp_bus[pv, 1] = 2.0
+        mp_bus[ref, 1] = 3.0
+        mp_bus[:, 2] = 1e-3  # a load on every bus [MW]; each solve sets its value
+        mp_bus[:, 4], mp_bus[:, 5] = y_shunt.real * base_mva, y_shunt.imag * base_mva
+        mp_bus[:, 6] = mp_bus[:, 7] = mp_bus[:, 10] = 1.0
+        mp_bus[:, 9] = bus[:, BASE_KV].real
+        mp_bus[:, 11], mp_bus[:, 12] = 2.0, 0.0
+        gen_bus = np.r_[ref, pv]
+        mp_gen = np.zeros((gen_bus.size, 10))
+        mp_gen[:, 0] = gen_bus + 1
+        mp_gen[:, 3], mp_gen[:, 4] = 1e9, -1e9  # no reactive limits (as runpp's default)
+        mp_gen[:, 5] = vm_set[gen_bus]
+        mp_gen[:, 6], mp_gen[:, 7] = base_mva, 1.0
+        mp_gen[:, 8], mp_gen[:, 9] = 1e9, -1e9
+        mp_branch = np.zeros((int(on.sum()), 13))
+        for column, source in ((0, F_BUS), (1, T_BUS)):
+            mp_branch[:, column] = branch[on, source].real + 1
+        for column, source in ((2, BR_R), (3, BR_X), (8, TAP), (9, SHIFT)):
+            mp_branch[:, column] = branch[on, source].real
+        mp_branch[:, 10], mp_branch[:, 11], mp_branch[:, 12] = 1.0, -360.0, 360.0
+        self.grid = init_from_matpower({"bus": mp_bus, "gen": mp_gen, "branch": mp_branch,
+                                        "baseMVA": base_mva})
+        self._series = TimeSeriesCPP(self.grid)
+        self._base_mva = base_mva
+        self._load_p = np.zeros((1, n))
+        self._load_q = np.zeros((1, n))
+
+    def solve(self, sbus: np.ndarray, v0: np.ndarray, max_iteration: int,
+              tolerance_mva: float) -> np.ndarray | None:
+        """Newton-Raphson from ``v0`` for injections ``sbus`` [pu]; voltages [pu] or None."""
+        np.multiply(sbus.real, -self._base_mva, out=self._load_p[0])
+        np.multiply(sbus.imag, -self._base_mva, out=self._load_q[0])
+        series = self._series
+        series.modify_load_p(self._load_p)
+        series.modify_load_q(self._load_q)
+        series.compute(v0, max_iteration, tolerance_mva)
+        if not series.converged_mask()[0]:
+            return None
+        v = series.get_voltages()[0]
+        return v if cmath.isfinite(v.sum()) else None
 
 
 def _injection_columns(table: str) -> tuple[str, ...]:
