@@ -120,6 +120,14 @@ class Runtime:
         self._export_cache = (pf.n_solves, export)
         return export
 
+    def net_export_rows(self, flows: dict) -> np.ndarray:
+        """Net export of every area [MW] per row of a block of solutions, as
+        :meth:`net_export_mw` (``flows``: :meth:`PowerFlow.solve_many`'s result)."""
+        names = ("line_p_from_mw", "line_p_to_mw", "trafo_p_hv_mw", "trafo_p_lv_mw", "ext_grid_p_mw")
+        stacked = np.concatenate([flows[name] for name in names], axis=1)
+        stacked[np.isnan(stacked)] = 0.0
+        return np.asarray(self.export_matrices["all"] @ stacked.T).T
+
     def measure_area(self, a: int, time_ms: int):
         """Meter readings of area ``a`` at the latest solution."""
         from hierarchy.messages import AreaMeasurement

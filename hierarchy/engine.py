@@ -29,6 +29,7 @@ from hierarchy.clock import Order, tick
 from hierarchy.fixed_point import FixedPoint, PolicyError, policy_error, unit_policy
 from hierarchy.links import TraceRecord
 from hierarchy.messages import AreaMeasurement, Award, Offer, Price, UnitSetpoint, UnitStatus
+from hierarchy.open_loop import open_loop_reason, run_open_loop
 
 if TYPE_CHECKING:
     from hierarchy.build import Runtime
@@ -49,11 +50,15 @@ class Engine:
     stop : StopRequest or None
         Checked at the start of every physics step; a stop asked for by a
         signal ends the run there (:class:`~hierarchy.engine_stop.RunInterrupted`).
+    open_loop : bool
+        Allow the block-wise open-loop run where it applies (default); False
+        steps every run through the SimPy processes.
     """
 
-    def __init__(self, rt: "Runtime", progress=None, stop=None):
+    def __init__(self, rt: "Runtime", progress=None, stop=None, open_loop: bool = True):
         self.rt = rt
         self.stop = stop
+        self.open_loop = open_loop
         self.env: simpy.Environment = rt.env
         self.progress = progress
         self.step_index = 0
@@ -64,8 +69,17 @@ class Engine:
 
     # ------------------------------------------------------------------ run
     def run(self) -> None:
-        """Start every process and run until the end of the scenario."""
+        """Start every process and run until the end of the scenario.
+
+        A run with nothing that acts on the grid (no unit groups, events,
+        market or frequency dynamics; areas that only watch) is solved and
+        recorded in blocks instead (:mod:`hierarchy.open_loop`), unless
+        ``open_loop=False`` was given.
+        """
         env, rt = self.env, self.rt
+        if self.open_loop and open_loop_reason(rt) is None:
+            run_open_loop(rt, self.progress, self.stop)
+            return
         env.process(self._physics())
         env.process(self._frequency())
         for area in rt.areas:

@@ -78,6 +78,8 @@ class Recorder:
         self.frequency_rows: list[tuple[int, np.ndarray]] = []
         self.nonconverged_control_steps: list[tuple[int, str]] = []
         self.nonconverged_pf_steps: list[int] = []
+        #: steps recorded in blocks by an open-loop run (:meth:`record_block`)
+        self.open_loop = False
         self._unit_cols = {}
         start = 0
         for g in rt.groups:
@@ -132,22 +134,17 @@ class Recorder:
         capacity = getattr(group.policy, "capacity_mwh", np.nan)
         return energy / np.asarray(capacity, dtype=float)
 
-    def _balance(self, rt, energised: dict[str, np.ndarray]) -> list[float]:
+    def _balance(self, rt, energised: dict[str, np.ndarray]) -> np.ndarray:
         plant, pf = rt.plant, rt.plant.powerflow
-        load = float(np.sum(plant.load_p_mw * energised["load"]))
-        not_served = float(np.sum(plant.tables["load"].p_mw * (1.0 - energised["load"])))
         shed = getattr(plant, "load_shed_mw", None)  # under-frequency load shedding
-        if shed is not None and len(shed):
-            not_served += float(np.sum(shed * energised["load"]))
-        generation = sum(float(np.sum(plant.tables[t].p_mw * energised[t])) for t in ("sgen", "gen"))
-        generation += float(np.nansum(pf.gen_slack_p_mw))  # distributed slack shares
-        storage = float(np.sum(plant.tables["storage"].p_mw * energised["storage"]))
-        ext = float(np.nansum(pf.ext_grid_p_mw))
         curtailed = 0.0
         for g in self._renewables:
             curtailed += float(np.sum(plant.available_mw(g.table, g.positions) - g.p_mw))
-        return [load, generation, storage, max(ext, 0.0), max(-ext, 0.0), float(pf.losses_mw),
-                max(curtailed, 0.0), not_served]
+        row = _balance_rows({t: plant.tables[t].p_mw for t in plant.tables}, plant.load_p_mw,
+                            shed if shed is not None and len(shed) else None, energised,
+                            np.nansum(pf.gen_slack_p_mw), np.nansum(pf.ext_grid_p_mw),
+                            pf.losses_mw, curtailed)
+        return row
 
     def _shed_mw(self, rt, k: int, energised: dict[str, np.ndarray]) -> float:
         """Flexible-load consumption shed at the area's request [MW] (>= 0).
@@ -177,19 +174,49 @@ class Recorder:
 
     def _metered(self, rt, energised: dict[str, np.ndarray]) -> np.ndarray:
         """Output of every market participant now [MW], generation positive (sums to ~0)."""
-        from hierarchy.plant.plant import INJECTION_TABLES
+        plant, pf = rt.plant, rt.plant.powerflow
+        return self.meter.rows({t: plant.tables[t].p_mw for t in self.meter.owner}, energised,
+                               np.nansum(pf.ext_grid_p_mw), pf.losses_mw)
 
-        m, plant, pf = self.meter, rt.plant, rt.plant.powerflow
-        out = np.zeros(len(m.names) + 1)
-        for table, owner in m.owner.items():
-            injection = INJECTION_TABLES[table] * plant.tables[table].p_mw * energised[table]
-            injection[np.isnan(injection)] = 0.0
-            out += np.bincount(owner + 1, weights=injection, minlength=out.size)
-        out = out[1:]
-        out[m.upstream] += float(np.nansum(pf.ext_grid_p_mw))
-        losses_mw = float(pf.losses_mw)
-        out[m.losses] -= losses_mw if losses_mw == losses_mw else 0.0
-        return out
+    # ------------------------------------------------------ open-loop blocks
+    def record_block(self, k0: int, rt, p_mw: dict, load_p_mw: np.ndarray, flows: dict) -> None:
+        """Record steps ``k0 …`` of an open-loop run at once (no unit groups, no market).
+
+        Parameters
+        ----------
+        p_mw : dict
+            Per injection table, ``(n_steps, n)`` active power as the plant
+            sets it [MW], pandapower's signs.
+        load_p_mw : ndarray
+            ``(n_steps, n_load)`` consumption as solved [MW].
+        flows : dict
+            :meth:`~hierarchy.plant.powerflow.PowerFlow.solve_many`'s result.
+
+        The same numbers :meth:`record_step` writes step by step: in an open
+        loop every area watches (``area_ace_mw`` stays as it is), frequency
+        stays at its value, nothing is curtailed or shed.
+        """
+        a, plant = self.arrays, rt.plant
+        self.open_loop = True
+        vm = flows["vm_pu"]
+        k1 = k0 + vm.shape[0]
+        rows = slice(k0, k1)
+        a["bus_vm_pu"][rows] = vm
+        a["line_loading_percent"][rows] = flows["line_loading_percent"]
+        a["trafo_loading_percent"][rows] = flows["trafo_loading_percent"]
+        a["area_frequency_hz"][rows] = rt.frequency.area_f_hz
+        a["area_net_export_mw"][rows] = rt.net_export_rows(flows)
+        a["area_ace_mw"][rows] = [area.ace_mw for area in rt.areas]
+        energised = {t: np.isfinite(vm[:, plant.element_positions(t)]).astype(float)
+                     for t in plant.tables}
+        ext = np.nansum(flows["ext_grid_p_mw"], axis=1)
+        a["system_balance_mw"][rows] = _balance_rows(
+            p_mw, load_p_mw, None, energised, np.nansum(flows["gen_slack_p_mw"], axis=1), ext,
+            flows["losses_mw"], 0.0)
+        a["participant_p_mw"][rows] = self.meter.rows(p_mw, energised, ext, flows["losses_mw"])
+        for k in np.flatnonzero(~flows["converged"]):
+            self.nonconverged_powerflow(k0 + int(k), time_ms=(k0 + int(k)) * self._step_ms)
+        self.steps_done = k1
 
     # ------------------------------------------------------------- others
     def clearing(self, start_ms: int, clearing, offers, bids) -> None:
@@ -251,13 +278,14 @@ class Recorder:
         self.event(time_ms, "nonconverged", ",".join(group_ids),
                    f"step {k}: unit control did not settle within control.max_iter")
 
-    def nonconverged_powerflow(self, k: int) -> None:
+    def nonconverged_powerflow(self, k: int, time_ms: int | None = None) -> None:
         """The power flow failed (results NaN): an event; counted once per physics step.
 
         A failed re-solve after a scenario event between steps is an event
-        only: the step's recorded row was solved before it.
+        only: the step's recorded row was solved before it. ``time_ms``
+        defaults to the simulation clock.
         """
-        time_ms = int(self._env.now)
+        time_ms = int(self._env.now) if time_ms is None else int(time_ms)
         self.event(time_ms, "nonconverged_powerflow", "",
                    f"step {k}: the power flow did not converge (voltages and flows NaN)")
         if time_ms == k * self._step_ms and k not in self.nonconverged_pf_steps[-1:]:
@@ -355,9 +383,62 @@ class _MeterPlan:
     losses: int
     upstream_area: str | None
 
+    def rows(self, p_mw: dict, energised: dict, ext_grid_mw, losses_mw) -> np.ndarray:
+        """Participant outputs [MW] from element powers (pandapower signs), per row.
+
+        ``p_mw[table]`` and ``energised[table]`` are ``(n,)`` for one state
+        or ``(n_steps, n)``; ``ext_grid_mw`` and ``losses_mw`` are the total
+        ext_grid supply and branch losses, scalars or ``(n_steps,)``.
+        """
+        from hierarchy.plant.plant import INJECTION_TABLES
+
+        out = 0.0
+        for table, owner in self.owner.items():
+            injection = INJECTION_TABLES[table] * p_mw[table] * energised[table]
+            injection = np.where(np.isnan(injection), 0.0, injection)
+            out = out + injection @ self._one_hot(table, owner)
+        out = out[..., 1:] if np.ndim(out) else np.zeros(len(self.names))
+        out[..., self.upstream] += ext_grid_mw
+        out[..., self.losses] -= np.where(np.isnan(losses_mw), 0.0, losses_mw)
+        return out
+
+    def _one_hot(self, table: str, owner: np.ndarray) -> np.ndarray:
+        """``(n, 1 + n_participants)``: 1 at each element's column (column 0: nobody)."""
+        cache = self.__dict__.setdefault("_one_hot_cache", {})
+        if table not in cache:
+            matrix = np.zeros((owner.size, len(self.names) + 1))
+            matrix[np.arange(owner.size), owner + 1] = 1.0
+            cache[table] = matrix
+        return cache[table]
+
     def area_of(self, participant: str) -> str | None:
         """Area whose price a participant settles at (the ext_grid's for upstream and losses)."""
         return participant.split("/", 1)[0] if "/" in participant else self.upstream_area
+
+
+def _balance_rows(p_mw: dict, load_p_mw: np.ndarray, shed_mw: np.ndarray | None, energised: dict,
+                  gen_slack_mw, ext_grid_mw, losses_mw, curtailed_mw) -> np.ndarray:
+    """The :data:`SYSTEM_COLUMNS` [MW] of one state (arrays ``(n,)``) or of
+    several (``(n_steps, n)``; scalars become ``(n_steps,)``).
+
+    ``p_mw`` per injection table as the plant sets it (pandapower signs),
+    ``load_p_mw`` the consumption as solved (load damping and shedding in),
+    ``shed_mw`` the demand disconnected by load shedding (or None).
+    """
+    def total(x):
+        return np.sum(x, axis=-1)
+
+    load = total(load_p_mw * energised["load"])
+    not_served = total(p_mw["load"] * (1.0 - energised["load"]))
+    if shed_mw is not None:
+        not_served = not_served + total(shed_mw * energised["load"])
+    generation = total(p_mw["sgen"] * energised["sgen"]) + total(p_mw["gen"] * energised["gen"])
+    generation = generation + gen_slack_mw  # distributed slack shares
+    storage = total(p_mw["storage"] * energised["storage"])
+    columns = [load, generation, storage, np.maximum(ext_grid_mw, 0.0),
+               np.maximum(-np.asarray(ext_grid_mw), 0.0), losses_mw,
+               np.maximum(curtailed_mw, 0.0), not_served]
+    return np.stack(np.broadcast_arrays(*columns), axis=-1).astype(float)
 
 
 def _meter_plan(rt, area_ids: list) -> _MeterPlan:

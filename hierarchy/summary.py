@@ -59,7 +59,8 @@ def summarize(rt, wall_s: float, complete: bool, v_band_pu=(0.95, 1.05)) -> dict
         "name": rt.scenario.name,
         "complete": complete,
         "steps": n,
-        "runtime": {"wall_s": wall_s, "steps_per_s": n / wall_s if wall_s > 0 else None},
+        "runtime": {"wall_s": wall_s, "steps_per_s": n / wall_s if wall_s > 0 else None,
+                    "open_loop": rec.open_loop},
         "energy": {
             "load_mwh": energy("load_mw"), "not_served_mwh": energy("not_served_mw"),
             "generation_mwh": energy("generation_mw"), "curtailed_mwh": energy("curtailed_mw"),

@@ -350,3 +350,48 @@ def test_models_the_grid_solver_cannot_hold_use_one_call_newton(
     assert flow.solve(*injections(net))
     assert flow._model.grid_solver is None
     assert_matches_runpp(flow, runpp_reference(net))
+
+
+def _stacked(load_p, load_q, sgen_p, sgen_q, storage_p, storage_q, gen_p) -> np.ndarray:
+    """Rows of stacked element powers P + jQ for ``PowerFlow.solve_many``."""
+    n = load_p.shape[0]
+    return np.concatenate([load_p + 1j * load_q, sgen_p + 1j * sgen_q,
+                           np.broadcast_to(storage_p + 1j * storage_q, (n, storage_p.shape[-1])),
+                           np.broadcast_to(gen_p + 0j, (n, gen_p.shape[-1]))], axis=1)
+
+
+@pytest.mark.parametrize("grid", ["simbench", "mv_oberrhein"])
+def test_solve_many_equals_solving_row_by_row(grid: str,
+                                              simbench_case: tuple[pp.pandapowerNet, dict]) -> None:
+    """A batch of profile rows gives what solve() gives row by row, also through a failed row.
+
+    Row 5 asks 40× the load: no solver finds a solution there (NaN, not
+    converged), and the rows after it recover, as in a step-by-step run.
+    ``mv_oberrhein`` (two slack buses) has no grid solver: every row takes
+    the one-by-one path.
+    """
+    if grid == "simbench":
+        net, profiles = simbench_case
+        load_p, load_q, sgen_p = (profiles[key].to_numpy()[:60].copy() for key in
+                                  (("load", "p_mw"), ("load", "q_mvar"), ("sgen", "p_mw")))
+    else:
+        net = pn.mv_oberrhein()
+        scale = np.linspace(0.3, 1.0, 12)[:, None]
+        load_p, load_q, sgen_p = (scale * net[t][c].to_numpy(float)
+                                  for t, c in (("load", "p_mw"), ("load", "q_mvar"), ("sgen", "p_mw")))
+    load_p[5] *= 40.0
+    _, _, _, sgen_q, storage_p, storage_q, gen_p = injections(net)
+    sgen_q = np.broadcast_to(sgen_q, sgen_p.shape)
+    batch, single = PowerFlow(net, max_iteration=6), PowerFlow(net, max_iteration=6)
+    result = batch.solve_many(_stacked(load_p, load_q, sgen_p, sgen_q, storage_p, storage_q, gen_p))
+    for row in range(load_p.shape[0]):
+        converged = single.solve(load_p[row], load_q[row], sgen_p[row], sgen_q[row], storage_p,
+                                 storage_q, gen_p)
+        assert result["converged"][row] == converged
+        for name in RESULTS:
+            np.testing.assert_allclose(result[name][row], getattr(single, name), rtol=0, atol=1e-9,
+                                       err_msg=f"{name} row {row}")
+        assert result["losses_mw"][row] == pytest.approx(single.losses_mw, abs=1e-9, nan_ok=True)
+    assert not result["converged"][5] and result["converged"][6:].all()
+    assert batch.n_solves == single.n_solves
+    np.testing.assert_allclose(batch.vm_pu, single.vm_pu, rtol=0, atol=1e-12)

@@ -156,12 +156,46 @@ class Plant:
         """Bus-table positions of the buses of elements at ``positions``."""
         return self.bus_positions(element_bus(self.net, table)[positions])
 
-    def energised(self, table: str) -> np.ndarray:
-        """1.0 for each element of ``table`` whose bus has a voltage, else 0.0."""
+    def element_positions(self, table: str) -> np.ndarray:
+        """Bus-table position of every element of ``table`` (cached)."""
         if table not in self._element_bus_pos:
             self._element_bus_pos[table] = self.element_bus_positions(
                 table, np.arange(len(self.net[table])))
-        return np.isfinite(self.vm_pu[self._element_bus_pos[table]]).astype(float)
+        return self._element_bus_pos[table]
+
+    def energised(self, table: str) -> np.ndarray:
+        """1.0 for each element of ``table`` whose bus has a voltage, else 0.0."""
+        return np.isfinite(self.vm_pu[self.element_positions(table)]).astype(float)
+
+    def block(self, k0: int, k1: int) -> tuple[dict, np.ndarray, np.ndarray]:
+        """Injections of profile rows ``k0 … k1−1`` at once, as :meth:`begin_step` sets them.
+
+        Returns
+        -------
+        p_mw : dict
+            Per injection table, ``(k1 − k0, n)`` active power [MW], pandapower's signs.
+        load_p_mw : ndarray
+            Consumption as :meth:`solve` hands it on (load damping and shedding in).
+        stacked : ndarray
+            Complex ``P + jQ`` rows for :meth:`PowerFlow.solve_many`
+            (load, sgen, storage, gen), what :meth:`solve` would pass row by row.
+        """
+        profile = {"load": self.profiles.load_p_mw, "sgen": self.profiles.sgen_p_mw,
+                   "storage": self.profiles.storage_p_mw, "gen": self.profiles.gen_p_mw}
+        p_mw, q_mvar = {}, {}
+        for table, t in self.tables.items():
+            n = t.p_mw.size
+            rows = profile[table][k0:k1] if n else np.zeros((k1 - k0, 0))
+            p_mw[table] = (rows + t.offset_p_mw) * t.in_service
+            base_q = self.profiles.load_q_mvar[k0:k1] if table == "load" and n else t.base_q_mvar
+            q_mvar[table] = np.broadcast_to(base_q * t.in_service, p_mw[table].shape)
+        load_p_mw = p_mw["load"] * self.load_factor * self.load_served
+        load_q_mvar = q_mvar["load"] * self.load_served
+        stacked = np.concatenate([load_p_mw + 1j * load_q_mvar,
+                                  p_mw["sgen"] + 1j * q_mvar["sgen"],
+                                  p_mw["storage"] + 1j * q_mvar["storage"],
+                                  p_mw["gen"] + 0j], axis=1)
+        return p_mw, load_p_mw, stacked
 
     # ----------------------------------------------------------------- events
     def add_load(self, position: int, delta_mw: float) -> None:

@@ -194,12 +194,94 @@ class PowerFlow:
         # after a failed solve) injects nothing, so that the next solve can recover
         if not cmath.isfinite(self._s_mva.sum()):
             np.nan_to_num(self._s_mva, copy=False, nan=0.0)
+        return self._solve_current()
+
+    def _solve_current(self) -> bool:
         self.n_solves += 1
         if self.backend == "lightsim2grid" and self._solve_fast():
             return True
         if self.backend == "lightsim2grid":
             self.n_fallbacks += 1
         return self._solve_pandapower()
+
+    def solve_many(self, s_mva: np.ndarray) -> dict[str, np.ndarray]:
+        """Solve one power flow per row of element powers, each warm from the row before.
+
+        The same Newton iterates as :meth:`solve` called row by row, run by
+        lightsim2grid's time-series computer in one call where the model
+        allows (:class:`~hierarchy.plant.ppc_model._GridSolver`); a row it
+        cannot solve, and every row of a model it cannot hold, goes through
+        :meth:`solve`'s path (cold retry, then ``runpp``).
+
+        Parameters
+        ----------
+        s_mva : ndarray
+            ``(n_rows, n)`` complex element powers ``P + jQ`` [MW + jMvar] in
+            pandapower's signs, stacked as load, sgen, storage, gen rows (the
+            gens' Q is ignored: it is solved); NaN injects nothing.
+
+        Returns
+        -------
+        dict
+            One row per solve: every name of :data:`RESULTS`,
+            ``losses_mw`` and ``gen_slack_p_mw``, and ``converged`` (bool).
+            The instance is left holding the last row's solution.
+        """
+        s_mva = np.nan_to_num(np.asarray(s_mva, dtype=complex), nan=0.0)
+        s_mva[:, self._spans[-1][1]:] = s_mva[:, self._spans[-1][1]:].real  # gen rows: P only
+        n_rows = s_mva.shape[0]
+        out = {name: np.full((n_rows, len(self._net[table])), np.nan)
+               for name, (table, _) in RESULTS.items()}
+        out["losses_mw"] = np.full(n_rows, np.nan)
+        out["gen_slack_p_mw"] = np.zeros((n_rows, self._n_rows["gen"]))
+        out["converged"] = np.zeros(n_rows, dtype=bool)
+        row = 0
+        while row < n_rows:
+            solved = self._solve_rows_fast(s_mva[row:], out, row)
+            row += solved
+            if row < n_rows:  # not the grid solver's, or it stopped here: one by one
+                self._s_mva[:] = s_mva[row]
+                self._store_row(out, row, self._solve_current())
+                row += 1
+        return out
+
+    def _solve_rows_fast(self, s_mva: np.ndarray, out: dict, first: int) -> int:
+        """Leading rows solved by the model's grid solver (0 if it has none)."""
+        if self.backend != "lightsim2grid":
+            return 0
+        try:
+            model = self._current_model()
+        except UserWarning:
+            return 0
+        if model.grid_solver is None:
+            return 0
+        sbus = model.sbus_fixed + (model._inj_complex @ s_mva.T).T
+        v, solved = model.grid_solver.solve_many(sbus, self._warm_start(model, sbus[0]),
+                                                 self.max_iteration, self.tolerance_mva)
+        if not solved:
+            return 0
+        v, sbus = v[:solved], sbus[:solved]
+        rows = slice(first, first + solved)
+        v_bus = v.take(model.bus_ppci, axis=1) if model.all_buses_in_ppci else np.concatenate(
+            [v, np.full((solved, 1), complex(np.nan, np.nan))], axis=1).take(model.bus_ppci, axis=1)
+        out["vm_pu"][rows] = np.abs(v_bus)
+        out["va_degree"][rows] = np.degrees(np.arctan2(v_bus.imag, v_bus.real))
+        for name, value in model.branch_results(v, sbus).items():
+            out[name][rows] = value
+        out["converged"][rows] = True
+        self.n_solves += solved
+        self._s_mva[:] = s_mva[solved - 1]
+        self._v_last = v[-1].copy()
+        self._write_fast_results(model, self._v_last, sbus[-1])
+        self.gen_slack_p_mw = np.zeros(self._n_rows["gen"])
+        return solved
+
+    def _store_row(self, out: dict, row: int, converged: bool) -> None:
+        for name in RESULTS:
+            out[name][row] = getattr(self, name)
+        out["losses_mw"][row] = self.losses_mw
+        out["gen_slack_p_mw"][row] = self.gen_slack_p_mw
+        out["converged"][row] = converged
 
     def set_in_service(self, table: str, position: int, in_service: bool) -> None:
         """Switch an element in or out of service; the model is rebuilt at the next solve.

@@ -234,9 +234,10 @@ class _Model:
         Parameters
         ----------
         v : ndarray
-            Solved complex bus voltages [pu], per ppci bus.
+            Solved complex bus voltages [pu], per ppci bus: shape ``(n_ppci,)``,
+            or ``(n_steps, n_ppci)`` for several solutions at once.
         sbus : ndarray
-            Complex bus injections [pu] the solution was found for.
+            Complex bus injections [pu] the solution was found for, same shape.
 
         Returns
         -------
@@ -246,30 +247,34 @@ class _Model:
             ``trafo_p_hv_mw``, ``trafo_p_lv_mw`` [MW], ``trafo_loading_percent``
             [%] (current-based), ``ext_grid_p_mw``, ``ext_grid_q_mvar`` [MW],
             [Mvar] (supply into the grid positive) and ``losses_mw`` [MW];
-            NaN where de-energised.
+            NaN where de-energised. Per solution along the last axis: a
+            float for ``losses_mw`` of one solution, else one row per solution.
         """
         base = self.base_mva
-        v_ext = np.append(v, _NAN_COMPLEX)
-        v_ft = v_ext.take(self._ft_bus)  # from ends, sentinel, to ends, sentinel
-        s_ft = v_ft * np.conj(self._y_ft @ v) * base  # NaN at the sentinels
+        v_ext = np.concatenate([v, np.full(v.shape[:-1] + (1,), _NAN_COMPLEX)], axis=-1)
+        v_ft = v_ext.take(self._ft_bus, axis=-1)  # from ends, sentinel, to ends, sentinel
+        s_ft = v_ft * np.conj((self._y_ft @ v.T).T) * base  # NaN at the sentinels
         i_ft = np.abs(s_ft) / (np.abs(v_ft) * self._kv_ft * _SQRT3)
         p_ft, q_ft = s_ft.real, s_ft.imag
         n_from = self.f_bus_ext.size
-        out: dict[str, Any] = {"losses_mw": float(np.sum(p_ft[:n_from - 1] + p_ft[n_from:-1]))}
+        losses = np.sum(p_ft[..., :n_from - 1] + p_ft[..., n_from:-1], axis=-1)
+        out: dict[str, Any] = {"losses_mw": float(losses) if v.ndim == 1 else losses}
         f_br, t_br = self.line_br, self.line_br + n_from
-        out["line_p_from_mw"], out["line_q_from_mvar"] = p_ft.take(f_br), q_ft.take(f_br)
-        out["line_p_to_mw"] = p_ft.take(t_br)
-        i_ka = np.maximum(i_ft.take(f_br), i_ft.take(t_br))
+        out["line_p_from_mw"] = p_ft.take(f_br, axis=-1)
+        out["line_q_from_mvar"] = q_ft.take(f_br, axis=-1)
+        out["line_p_to_mw"] = p_ft.take(t_br, axis=-1)
+        i_ka = np.maximum(i_ft.take(f_br, axis=-1), i_ft.take(t_br, axis=-1))
         out["line_loading_percent"] = i_ka / self.line_i_max_ka * 100.0
         f_br, t_br = self.trafo_br, self.trafo_br + n_from
-        out["trafo_p_hv_mw"], out["trafo_p_lv_mw"] = p_ft.take(f_br), p_ft.take(t_br)
-        s_hv_mva = i_ft.take(f_br) * self.trafo_vn_kv[:, 0]
-        s_lv_mva = i_ft.take(t_br) * self.trafo_vn_kv[:, 1]
+        out["trafo_p_hv_mw"] = p_ft.take(f_br, axis=-1)
+        out["trafo_p_lv_mw"] = p_ft.take(t_br, axis=-1)
+        s_hv_mva = i_ft.take(f_br, axis=-1) * self.trafo_vn_kv[:, 0]
+        s_lv_mva = i_ft.take(t_br, axis=-1) * self.trafo_vn_kv[:, 1]
         out["trafo_loading_percent"] = (np.maximum(s_hv_mva, s_lv_mva) * _SQRT3
                                         / self.trafo_sn_mva * 100.0)
         # slack power only at ext_grid buses; their Ybus rows summed in the same order
-        s_slack = (v_ext.take(self.ext_grid_bus) * np.conj(self._y_ext_grid @ v)
-                   - sbus.take(self._ext_grid_bus_safe)) * base
+        s_slack = (v_ext.take(self.ext_grid_bus, axis=-1) * np.conj((self._y_ext_grid @ v.T).T)
+                   - sbus.take(self._ext_grid_bus_safe, axis=-1)) * base
         s_slack /= self.ext_grid_share
         out["ext_grid_p_mw"], out["ext_grid_q_mvar"] = s_slack.real, s_slack.imag
         return out
@@ -394,8 +399,25 @@ class _GridSolver:
         series.compute(v0, max_iteration, tolerance_mva)
         if not series.converged_mask()[0]:
             return None
-        v = series.get_voltages()[0]
+        v = series.get_voltages()[0].copy()  # a view of the computer's buffer: the next call reuses it
         return v if cmath.isfinite(v.sum()) else None
+
+    def solve_many(self, sbus: np.ndarray, v0: np.ndarray, max_iteration: int,
+                   tolerance_mva: float) -> tuple[np.ndarray, int]:
+        """Newton-Raphson for each row of ``sbus`` [pu], each from the row before.
+
+        Row 0 starts from ``v0``; the computation stops at the first row that
+        does not converge. Returns the voltages ``(n_rows, n_ppci)`` [pu] and
+        the number of leading rows solved (the rows after are not valid).
+        """
+        series = TimeSeriesCPP(self.grid)  # its own copy: one-row calls keep theirs
+        series.modify_load_p(np.ascontiguousarray(sbus.real * -self._base_mva))
+        series.modify_load_q(np.ascontiguousarray(sbus.imag * -self._base_mva))
+        series.compute(v0, max_iteration, tolerance_mva)
+        v = np.array(series.get_voltages())  # own the rows: the computer's buffer goes with it
+        ok = np.asarray(series.converged_mask(), dtype=bool) & np.isfinite(v).all(axis=1)
+        solved = int(np.argmin(ok)) if not ok.all() else len(ok)
+        return v, solved
 
 
 def _injection_columns(table: str) -> tuple[str, ...]:
