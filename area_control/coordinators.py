@@ -121,7 +121,7 @@ class ScheduleTracking(_MarketArea):
         for group, target in setpoints.items():
             status = state.units.get(group)
             if status is not None:
-                move_mw += float(np.sum(target - status.p_mw))
+                move_mw += float((target - status.p_mw).sum())
         residual_mw = self._move(state, "storage", correction_mw - move_mw, setpoints, base=None)
         self._move(state, "dispatchable", residual_mw, setpoints, base=setpoints)
         return AreaAction(setpoints, ace_mw)
@@ -133,10 +133,9 @@ class ScheduleTracking(_MarketArea):
             if status is None or delta_mw == 0.0:
                 continue
             start = base[info.group] if base and info.group in base else status.p_mw
-            target = share(
-                float(np.sum(start)) + delta_mw, status.p_min_mw, status.p_max_mw, info.rating_mw
-            )
-            delta_mw -= float(np.sum(target) - np.sum(start))
+            start_mw = float(np.asarray(start, dtype=float).sum())
+            target = share(start_mw + delta_mw, status.p_min_mw, status.p_max_mw, info.rating_mw)
+            delta_mw -= float(target.sum()) - start_mw
             setpoints[info.group] = target
         return delta_mw
 

@@ -15,9 +15,12 @@ warm-up of a few steps of the same case):
 
 Printed: steps/s, ms/step, buses, elements (loads + sgens + storage + gen),
 controlled units, power-flow solves per step (above 1: the unit controllers
-iterated to their fixed point) and ms per solve, and the slope of log(ms/step) against log(buses) or
-log(units) between consecutive rows (1 = linear growth; below 1 = sublinear,
-the fixed cost per step still dominates).
+iterated to their fixed point) and ms per solve, Newton-Raphson iterations
+per step and the cost per bus and iteration [µs] (flat = the solver scales
+linearly; the iteration count depends on how much a grid's injections move
+between steps, not on its size), and the slope of log(ms/step) against
+log(buses) or log(units) between consecutive rows (1 = linear growth; below
+1 = sublinear, the fixed cost per step still dominates).
 
 Usage (repository root; ~5 min with the defaults on 2 cores)::
 
@@ -41,6 +44,8 @@ UNITS_GRID: str = "1-HVMV-mixed-all-0-sw"
 UNIT_COUNTS: tuple[int | None, ...] = (0, 10, 100, 1000, None)
 #: Steps of the untimed warm-up of each case.
 WARMUP_STEPS: int = 4
+#: Newton-Raphson iterations per step of the last timed run of each case (by label).
+ITERATIONS: dict[str, float] = {}
 
 
 @dataclass
@@ -101,10 +106,11 @@ def unit_cases() -> list[Case]:
 
 
 def time_case(case: Case, n_steps: int) -> tuple[float, float]:
-    """(wall time [s], power-flow solves per step) of the stepping loop over ``n_steps`` steps.
+    """(wall time [s], power-flow solves per step) of the engine over ``n_steps`` steps.
 
-    Solves are counted by wrapping this run's ``plant.solve``: more than one
-    per step means the unit controllers needed fixed-point iterations.
+    Solves are counted by the power flow itself: more than one per step
+    means the unit controllers needed fixed-point iterations. Cases without
+    units run open loop (solved and recorded in blocks, ``hierarchy.open_loop``).
     """
     from hierarchy.build import build
     from hierarchy.engine import Engine
@@ -116,31 +122,33 @@ def time_case(case: Case, n_steps: int) -> tuple[float, float]:
 
     Engine(build(scenario(WARMUP_STEPS))).run()
     runtime = build(scenario(n_steps))
-    solve, solves = runtime.plant.solve, [0]
-
-    def counted(*args, **kwargs):
-        solves[0] += 1
-        return solve(*args, **kwargs)
-
-    runtime.plant.solve = counted
+    flow = runtime.plant.powerflow
+    solves_before = flow.n_solves  # step by step or in open-loop blocks, each solve counts
+    iterations_before = flow.n_iterations
     start = time.perf_counter()
     Engine(runtime).run()
-    return time.perf_counter() - start, solves[0] / n_steps
+    wall_s = time.perf_counter() - start
+    ITERATIONS[case.label] = (flow.n_iterations - iterations_before) / n_steps
+    return wall_s, (flow.n_solves - solves_before) / n_steps
 
 
 def print_table(title: str, rows: list[tuple[Case, float, float]], by: str) -> None:
     """Print one series; ``by`` is the size column of the slope (``buses`` or ``units``)."""
     print(f"\n{title}")
     print(f"{'case':26s} {'buses':>6s} {'elements':>8s} {'units':>6s} {'steps/s':>8s} "
-          f"{'ms/step':>8s} {'pf/step':>7s} {'ms/pf':>6s} {'slope':>6s}")
+          f"{'ms/step':>8s} {'pf/step':>7s} {'ms/pf':>6s} {'NR it/step':>10s} "
+          f"{'us/(bus*it)':>11s} {'slope':>6s}")
     previous = None
     for case, ms, solves in rows:
         size = getattr(case, by)
         slope = ""
         if previous is not None and previous[0] > 0 and size > previous[0]:
             slope = f"{math.log(ms / previous[1]) / math.log(size / previous[0]):6.2f}"
+        iterations = ITERATIONS.get(case.label, float("nan"))
+        per_bus_iteration = 1000 * ms / (case.buses * iterations) if iterations > 0 else float("nan")
         print(f"{case.label:26s} {case.buses:6d} {case.elements:8d} {case.units:6d} "
-              f"{1000 / ms:8.1f} {ms:8.2f} {solves:7.2f} {ms / solves:6.2f} {slope:>6s}")
+              f"{1000 / ms:8.1f} {ms:8.2f} {solves:7.2f} {ms / solves:6.2f} {iterations:10.2f} "
+              f"{per_bus_iteration:11.3f} {slope:>6s}")
         previous = (size, ms)
 
 

@@ -76,6 +76,7 @@ class Runtime:
     _export_cache: tuple = (-1, None)
     _meter_cache: tuple = (-1, None)
     _grid_meter_cache: tuple = (-1, None)
+    _readings_cache: tuple = (-1, None)
     _grid_meter_names: tuple = ((), ())
     _grid_meter_index: dict = field(default_factory=dict)  # area -> (bus, line positions)
 
@@ -132,26 +133,42 @@ class Runtime:
         """Meter readings of area ``a`` at the latest solution."""
         from hierarchy.messages import AreaMeasurement
 
-        load_mw, other_mw = self._area_meters()
-        return AreaMeasurement(self.areas[a].id, float(self.net_export_mw()[a]),
-                               float(load_mw[a]), float(other_mw[a]),
-                               float(self.frequency.area_f_hz[a]), time_ms, *self._grid_meters(a))
+        export_mw, load_mw, other_mw, grid = self._area_readings()[a]
+        return AreaMeasurement(self.areas[a].id, export_mw, load_mw, other_mw,
+                               float(self.frequency.area_f_hz[a]), time_ms, *grid)
 
-    def _grid_meters(self, a: int) -> tuple:
-        """SCADA of area ``a``: lowest and highest bus voltage [pu] and where, most
+    def _area_readings(self) -> list[tuple]:
+        """Per area: net export, load and uncontrolled generation [MW] and the
+        SCADA of :meth:`_grid_meters`, as Python numbers, cached per solve."""
+        pf = self.plant.powerflow
+        if self._readings_cache[0] == pf.n_solves:
+            return self._readings_cache[1]
+        load_mw, other_mw = self._area_meters()
+        readings = list(zip(self.net_export_mw().tolist(), load_mw.tolist(), other_mw.tolist(),
+                            self._grid_meters()))
+        self._readings_cache = (pf.n_solves, readings)
+        return readings
+
+    def _grid_meters(self) -> list[tuple]:
+        """SCADA of every area: lowest and highest bus voltage [pu] and where, most
         loaded line with an end in the area [%], which, and its flow [MW]."""
         lo, hi, top = self._grid_meters_all()
-        pf, names = self.plant.powerflow, self._grid_meter_names
-        out: list = [float("nan"), "", float("nan"), "", float("nan"), "", float("nan")]
-        if lo[a] >= 0:
-            out[:4] = [float(pf.vm_pu[lo[a]]), names[0][lo[a]], float(pf.vm_pu[hi[a]]),
-                       names[0][hi[a]]]
-        if top[a] >= 0:
-            t = top[a]
-            ends = (float(pf.line_p_from_mw[t]), float(pf.line_p_to_mw[t]))
-            flow = max(abs(x) for x in ends if x == x) if any(x == x for x in ends) else 0.0
-            out[4:] = [float(pf.line_loading_percent[t]), names[1][t], flow]
-        return tuple(out)
+        pf, (bus_names, line_names) = self.plant.powerflow, self._grid_meter_names
+        vm_pu = np.append(pf.vm_pu, np.nan)  # position −1 (none energised) reads NaN
+        vm_lo_pu, vm_hi_pu = vm_pu[lo].tolist(), vm_pu[hi].tolist()
+        loading = np.append(np.asarray(pf.line_loading_percent, float), np.nan)[top].tolist()
+        ends_mw = np.abs(np.stack([np.append(pf.line_p_from_mw, np.nan)[top],
+                                   np.append(pf.line_p_to_mw, np.nan)[top]]))
+        flow_mw = np.nan_to_num(np.fmax(ends_mw[0], ends_mw[1]), nan=0.0).tolist()
+        meters = []
+        for a, (b_lo, b_hi, t) in enumerate(zip(lo.tolist(), hi.tolist(), top.tolist())):
+            out: list = [float("nan"), "", float("nan"), "", float("nan"), "", float("nan")]
+            if b_lo >= 0:
+                out[:4] = [vm_lo_pu[a], bus_names[b_lo], vm_hi_pu[a], bus_names[b_hi]]
+            if t >= 0:
+                out[4:] = [loading[a], line_names[t], flow_mw[a]]
+            meters.append(tuple(out))
+        return meters
 
     def _grid_meters_all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per area: position of the lowest and highest bus voltage and of the most

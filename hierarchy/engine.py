@@ -275,11 +275,16 @@ class Engine:
     def _publish(self, start_ms: int, clearing) -> None:
         rt, now = self.rt, self._time_ms()
         link = rt.links[("market", "area")]
+        tariffs = rt.tariffs
+        retail_of: dict[tuple[str, float], float] = {}  # areas at one price share their retail
         for area in rt.areas:
             price = clearing.price[area.id] if isinstance(clearing.price, dict) else clearing.price
             link.send(Price(float(price), start_ms, rt.interval_ms, area.id, "clearing", now), area.inbox)
-            for cls, tariff in rt.tariffs.items():
-                retail = rt.retail_price(tariff, start_ms, float(price))
+            for cls, tariff in tariffs.items():
+                key = (cls, float(price))
+                if key not in retail_of:
+                    retail_of[key] = rt.retail_price(tariff, start_ms, float(price))
+                retail = retail_of[key]
                 rt.recorder.retail_price(start_ms, area.id, cls, retail)
                 link.send(Price(retail, start_ms, rt.interval_ms, area.id, cls, now), area.inbox)
             for participant, quantity in clearing.awards.items():

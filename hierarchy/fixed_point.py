@@ -105,20 +105,13 @@ class FixedPoint:
                 command = group.policy.step(obs)
             except Exception as exc:  # a user's policy may raise anything
                 raise policy_error(unit_policy(group), now, exc) from exc
-            dead = ~np.isfinite(obs.vm_pu)
-            if dead.any():  # a unit on a de-energised bus has no grid to feed
-                command = type(command)(p_mw=np.where(dead, 0.0, command.p_mw),
-                                        q_mvar=np.where(dead, 0.0, command.q_mvar),
+            energised = np.isfinite(obs.vm_pu)
+            if not energised.all():  # a unit on a de-energised bus has no grid to feed
+                command = type(command)(p_mw=np.where(energised, command.p_mw, 0.0),
+                                        q_mvar=np.where(energised, command.q_mvar, 0.0),
                                         connected=command.connected, tap_pos=command.tap_pos)
-            move = 0.0
-            if group.n_units:
-                rating = np.maximum(group.rating_mw, 1e-9)
-                move = max(float(np.max(np.abs(command.p_mw - group.p_mw) / rating)),
-                           float(np.max(np.abs(command.q_mvar - group.q_mvar) / rating)))
-                if command.tap_pos is not None and group.tap_pos is not None:
-                    move = max(move, float(np.max(np.abs(command.tap_pos - group.tap_pos))))
             commands.append(command)
-            moves.append(move)
+            moves.append(_move(group, command))
         return commands, moves
 
     def _apply(self, group, command, relax: float, now_ms: int) -> None:
@@ -133,6 +126,18 @@ class FixedPoint:
             group.tap_pos = taps
         if group.table in self.rt.plant.tables:
             self.rt.plant.set_output(group.table, group.positions, group.p_mw, group.q_mvar)
+
+
+def _move(group, command) -> float:
+    """Largest change of P, Q [pu of rating] or tap position ``command`` asks of ``group``."""
+    if not group.n_units:
+        return 0.0
+    rating = np.maximum(group.rating_mw, 1e-9)
+    move = max(float((np.abs(command.p_mw - group.p_mw) / rating).max()),
+               float((np.abs(command.q_mvar - group.q_mvar) / rating).max()))
+    if command.tap_pos is not None and group.tap_pos is not None:
+        move = max(move, float(np.abs(command.tap_pos - group.tap_pos).max()))
+    return move
 
 
 def _relaxed(old: np.ndarray, new: np.ndarray, relax: float) -> np.ndarray:

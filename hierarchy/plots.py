@@ -6,6 +6,13 @@ contract)"): a DatetimeIndex and one column per element (``bus/3``) or per
 area id. A table that is missing, empty or all NaN gives no plot, never an
 error.
 
+A long run (more than :data:`MAX_POINTS` rows, a year of 15-min steps) is
+drawn from time bins so that a figure costs the same for a day or a year:
+each series as its bin mean (line) and bin min-max (band), the range over
+many series as the bin min of the lowest and bin max of the highest; the x
+label names the bin width. Extremes are kept, only their timing is rounded
+to the bin.
+
 Figures are built with :class:`matplotlib.figure.Figure` directly, not with
 ``pyplot``: no global figure state survives a call, nothing has to be closed,
 no GUI backend is touched, and PNGs are rendered by Agg. Each ``plot_*``
@@ -32,7 +39,7 @@ __all__ = [
     "make_plots", "plot_voltage_band", "plot_line_loading", "plot_net_export",
     "plot_frequency", "plot_market_price", "plot_battery_soc",
     "price_axis_top", "usable", "new_figure", "time_values", "format_time_axis", "step_post", "legend", "plot_series",
-    "save_figure",
+    "save_figure", "bin_width", "binned", "envelope",
 ]
 
 PLOT_DPI = 150
@@ -42,6 +49,11 @@ MAX_LINES = 12
 #: More labelled series than this: no legend.
 MAX_LEGEND = 10
 TOP_LINES = 5
+#: A time series with more rows than this is drawn from time bins (see the module docstring).
+MAX_POINTS = 1500
+#: Bin widths to choose from, the narrowest that gives at most MAX_POINTS bins.
+BIN_WIDTHS = ("1s", "10s", "1min", "5min", "15min", "30min", "1h", "2h", "3h", "6h", "12h", "1D",
+              "2D", "7D")
 #: Market price plot: a price this many 10-90 % spreads above the median is a spike ...
 SPIKE_SPREADS = 5.0
 #: ... and spikes are left off scale when they are at most this share of the prices.
@@ -65,6 +77,56 @@ def time_values(index: pd.Index) -> tuple[np.ndarray, str]:
             return index.tz_convert("UTC").tz_localize(None).to_numpy(), "time [UTC]"
         return index.to_numpy(), "time"
     return np.asarray(index), "time"
+
+
+def bin_width(index: pd.Index) -> pd.Timedelta | None:
+    """Width of the time bins a long series is drawn from; None: draw every row.
+
+    The narrowest of :data:`BIN_WIDTHS` that gives at most :data:`MAX_POINTS`
+    bins over the index's time span (a time index only).
+    """
+    if not isinstance(index, pd.DatetimeIndex) or len(index) <= MAX_POINTS:
+        return None
+    span = index.max() - index.min()
+    for width in map(pd.Timedelta, BIN_WIDTHS):
+        if span / width <= MAX_POINTS:
+            return width
+    return pd.Timedelta(span / MAX_POINTS).ceil("1D")
+
+
+def _bin_note(width: pd.Timedelta | None, what: str = "line = mean, band = min-max") -> str:
+    """What the x label adds for a binned plot ("" when every row is drawn)."""
+    if width is None:
+        return ""
+    seconds = width.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size:
+            return f"; {seconds / size:g} {unit} bins: {what}"
+    return f"; {width} bins: {what}"
+
+
+def _centres(index: pd.Index, width: pd.Timedelta | None) -> np.ndarray:
+    """x values of rows (or of the middle of each bin when ``width`` is given)."""
+    x, _ = time_values(index)
+    return x if width is None else x + np.timedelta64(width // 2)
+
+
+def binned(frame: pd.DataFrame, width: pd.Timedelta) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                               pd.DataFrame]:
+    """Mean, minimum and maximum of each column over time bins of ``width``."""
+    bins = frame.resample(width)
+    return bins.mean(), bins.min(), bins.max()
+
+
+def envelope(frame: pd.DataFrame, width: pd.Timedelta | None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x, then min, mean and max over the columns of each row (of each bin:
+    lowest minimum, mean of the row means, highest maximum)."""
+    low, mean, high = frame.min(axis=1), frame.mean(axis=1), frame.max(axis=1)
+    if width is not None:
+        low, mean, high = (low.resample(width).min(), mean.resample(width).mean(),
+                           high.resample(width).max())
+    return _centres(mean.index, width), low.to_numpy(), mean.to_numpy(), high.to_numpy()
 
 
 def new_figure(title: str, ylabel: str, nrows: int = 1) -> tuple[Figure, list[Axes]]:
@@ -107,8 +169,13 @@ def legend(ax: Axes) -> None:
                   borderaxespad=0.0)  # outside: never hides data
 
 
-def plot_series(ax: Axes, x: np.ndarray, frame: pd.DataFrame, *, step: bool = False) -> None:
-    """One line per column, or their min-max band and mean when many."""
+def plot_series(ax: Axes, x: np.ndarray, frame: pd.DataFrame, *, step: bool = False,
+                width: pd.Timedelta | None = None) -> None:
+    """One line per column, or their min-max band and mean when many; with a
+    bin ``width``, each line is its bin mean with its bin min-max as a band."""
+    if width is not None:
+        _plot_binned(ax, frame, width, band_each=False)
+        return
     if frame.shape[1] > MAX_LINES:
         low, high = frame.min(axis=1).to_numpy(), frame.max(axis=1).to_numpy()
         ax.fill_between(x, low, high, alpha=0.3, step="post" if step else None,
@@ -123,6 +190,29 @@ def plot_series(ax: Axes, x: np.ndarray, frame: pd.DataFrame, *, step: bool = Fa
             ax.plot(x, values, lw=1.2, label=str(name))
 
 
+def _plot_binned(ax: Axes, frame: pd.DataFrame, width: pd.Timedelta,
+                 colours: Mapping[str, str] | None = None, suffix: str = "", *,
+                 band_each: bool = True, **style: object) -> None:
+    """Bin mean line of each column with its bin min-max band (``band_each``)
+    or one band from the lowest to the highest column; their envelope when many."""
+    if frame.shape[1] > MAX_LINES or not band_each:
+        x, low, mean_all, high = envelope(frame, width)
+        ax.fill_between(x, low, high, color="0.5", alpha=0.3, lw=0.0,
+                        label=f"min-max of {frame.shape[1]} series")
+        if frame.shape[1] > MAX_LINES:
+            ax.plot(x, mean_all, color="black", lw=1.2, label="mean")
+            return
+    mean, low, high = binned(frame, width)
+    x = _centres(mean.index, width)
+    for i, name in enumerate(frame.columns):
+        colour = (colours or {}).get(name, f"C{i % 10}")
+        if band_each:
+            ax.fill_between(x, low[name].to_numpy(dtype=float), high[name].to_numpy(dtype=float),
+                            color=colour, alpha=0.2, lw=0.0)
+        ax.plot(x, mean[name].to_numpy(dtype=float), color=colour, label=f"{name}{suffix}",
+                **{"lw": 1.2, **style})
+
+
 def _title(title: str, what: str) -> str:
     return f"{title}: {what}" if title else what
 
@@ -134,18 +224,19 @@ def plot_voltage_band(bus_vm_pu: pd.DataFrame | None, *,
     frame = usable(bus_vm_pu)
     if frame is None:
         return None
-    x, xlabel = time_values(frame.index)
+    _, xlabel = time_values(frame.index)
+    width = bin_width(frame.index)
     figure, (ax,) = new_figure(_title(title, f"bus voltage ({frame.shape[1]} buses)"),
                                "voltage magnitude [pu]")
-    low, high = frame.min(axis=1).to_numpy(), frame.max(axis=1).to_numpy()
+    x, low, mean, high = envelope(frame, width)
     ax.fill_between(x, low, high, color="tab:blue", alpha=0.2, label="range over buses")
     ax.plot(x, high, color="tab:red", lw=1.0, label=f"max (peak at {frame.max().idxmax()})")
-    ax.plot(x, frame.mean(axis=1).to_numpy(), color="tab:blue", lw=1.4, label="mean")
+    ax.plot(x, mean, color="tab:blue", lw=1.4, label="mean")
     ax.plot(x, low, color="tab:purple", lw=1.0, label=f"min (lowest at {frame.min().idxmin()})")
     for i, limit_pu in enumerate(v_band_pu):
         ax.axhline(limit_pu, color="black", ls="--", lw=1.0,
                    label=f"limits {v_band_pu[0]:g} / {v_band_pu[1]:g} pu" if i == 0 else None)
-    format_time_axis(ax, frame.index, xlabel)
+    format_time_axis(ax, frame.index, xlabel + _bin_note(width, "lowest, mean and highest"))
     legend(ax)
     return figure
 
@@ -156,19 +247,23 @@ def plot_line_loading(line_loading_percent: pd.DataFrame | None, *, title: str =
     frame = usable(line_loading_percent)
     if frame is None:
         return None
-    x, xlabel = time_values(frame.index)
+    _, xlabel = time_values(frame.index)
+    width = bin_width(frame.index)
     figure, (ax,) = new_figure(_title(title, f"line loading ({frame.shape[1]} lines)"),
                                "loading [% of rating]")
-    high, mean = frame.max(axis=1).to_numpy(), frame.mean(axis=1).to_numpy()
+    x, _, mean, high = envelope(frame, width)
+    top_lines = frame if width is None else frame.resample(width).max()
     ax.fill_between(x, mean, high, color="0.6", alpha=0.25, label="mean to max over lines")
     ax.plot(x, high, color="black", lw=1.6, label="max over lines")
     ax.plot(x, mean, color="0.4", lw=1.2, ls="-.", label="mean over lines")
     peaks = frame.max().sort_values(ascending=False).head(top_n)
     for name, peak in peaks.items():
-        ax.plot(x, frame[name].to_numpy(), lw=0.9, alpha=0.9, label=f"{name} (peak {peak:.0f} %)")
+        ax.plot(x, top_lines[name].to_numpy(), lw=0.9, alpha=0.9,
+                label=f"{name} (peak {peak:.0f} %)")
     ax.axhline(100.0, color="tab:red", ls="--", lw=1.2, label="rating (100 %)")
     ax.set_ylim(0.0, max(110.0, 1.05 * np.nanmax(high)))
-    format_time_axis(ax, frame.index, xlabel)
+    format_time_axis(ax, frame.index, xlabel + _bin_note(width, "max and top lines as highest, "
+                                                                "mean as mean"))
     legend(ax)
     return figure
 
@@ -182,9 +277,14 @@ def plot_net_export(net_export_mw: pd.DataFrame | None, schedule_mw: pd.DataFram
         return None
     schedule, ace = usable(schedule_mw), usable(ace_mw)
     x, xlabel = time_values(frame.index)
+    width = bin_width(frame.index)
     figure, axes = new_figure(_title(title, "area net export"), "net export [MW]",
                               nrows=1 if ace is None else 2)
     colours = {area: f"C{i % 10}" for i, area in enumerate(frame.columns)}
+    if width is not None:
+        _plot_net_export_binned(axes, frame, schedule, ace, colours, width)
+        format_time_axis(axes[-1], frame.index, xlabel + _bin_note(width))
+        return figure
     for area in frame.columns:
         axes[0].plot(x, frame[area].to_numpy(), color=colours[area], lw=1.3,
                      label=f"{area} net export")
@@ -206,6 +306,26 @@ def plot_net_export(net_export_mw: pd.DataFrame | None, schedule_mw: pd.DataFram
     return figure
 
 
+def _plot_net_export_binned(axes: list[Axes], frame: pd.DataFrame, schedule: pd.DataFrame | None,
+                            ace: pd.DataFrame | None, colours: Mapping[str, str],
+                            width: pd.Timedelta) -> None:
+    """:func:`plot_net_export` of a long run: bin means and bands, schedules as bin means."""
+    _plot_binned(axes[0], frame, width, colours, suffix=" net export", lw=1.3)
+    if schedule is not None:
+        mean = schedule.resample(width).mean()
+        x = _centres(mean.index, width)
+        for area in schedule.columns:
+            axes[0].plot(x, mean[area].to_numpy(dtype=float), ls="--", lw=1.3,
+                         color=colours.get(area, "black"), label=f"{area} schedule")
+    axes[0].axhline(0.0, color="black", lw=0.6)
+    legend(axes[0])
+    if ace is not None:
+        _plot_binned(axes[1], ace, width, colours, suffix=" ACE", lw=1.1)
+        axes[1].axhline(0.0, color="black", lw=0.6)
+        axes[1].set_ylabel("area control error [MW]")
+        legend(axes[1])
+
+
 def plot_frequency(area_frequency_hz: pd.DataFrame | None, *, title: str = "") -> Figure | None:
     """Each area's frequency [Hz] with the nominal frequency (50 or 60 Hz,
     whichever is nearer the data)."""
@@ -213,11 +333,13 @@ def plot_frequency(area_frequency_hz: pd.DataFrame | None, *, title: str = "") -
     if frame is None:
         return None
     x, xlabel = time_values(frame.index)
+    width = bin_width(frame.index)
     figure, (ax,) = new_figure(_title(title, "area frequency"), "frequency [Hz]")
-    plot_series(ax, x, frame)
+    plot_series(ax, x, frame, width=width)
     nominal_hz = 50.0 if abs(np.nanmedian(frame.to_numpy()) - 50.0) < 5.0 else 60.0
     ax.axhline(nominal_hz, color="black", ls="--", lw=0.9, label=f"nominal {nominal_hz:g} Hz")
-    format_time_axis(ax, frame.index, xlabel)
+    format_time_axis(ax, frame.index,
+                     xlabel + _bin_note(width, "lines = mean, band = min-max of all"))
     legend(ax)
     return figure
 
@@ -298,11 +420,13 @@ def plot_battery_soc(battery_soc: pd.DataFrame | None, *, title: str = "") -> Fi
     if frame is None:
         return None
     x, xlabel = time_values(frame.index)
+    width = bin_width(frame.index)
     figure, (ax,) = new_figure(_title(title, "battery state of charge"),
                                "state of charge [pu of capacity]")
-    plot_series(ax, x, frame)
+    plot_series(ax, x, frame, width=width)
     ax.set_ylim(-0.02, 1.02)
-    format_time_axis(ax, frame.index, xlabel)
+    format_time_axis(ax, frame.index,
+                     xlabel + _bin_note(width, "lines = mean, band = min-max of all"))
     legend(ax)
     return figure
 

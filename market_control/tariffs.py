@@ -20,7 +20,8 @@ array([ 90., 150., 150.,  90.])
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -359,3 +359,20 @@ def test_compare_aligns_runs_with_different_starts_on_hours() -> None:
     xs, label, index = compare._x_axes(same)
     assert label == "time" and index is june
     np.testing.assert_array_equal(xs["b"], june.to_numpy())
+
+
+def test_long_run_is_drawn_from_bins_that_keep_the_extremes(tmp_path: Path) -> None:
+    frames = synthetic_frames(days=40)  # 3840 steps of 15 min: more than plots.MAX_POINTS
+    frame = frames["bus_vm_pu"]
+    width = plots.bin_width(frame.index)
+    assert width is not None and (frame.index[-1] - frame.index[0]) / width <= plots.MAX_POINTS
+    ax = plots.plot_voltage_band(frame).axes[0]
+    by_label = {line.get_label().split(" ")[0]: line for line in ax.get_lines()}
+    np.testing.assert_allclose(by_label["max"].get_ydata(),
+                               frame.max(axis=1).resample(width).max().to_numpy())
+    np.testing.assert_allclose(by_label["min"].get_ydata(),
+                               frame.min(axis=1).resample(width).min().to_numpy())
+    assert by_label["max"].get_ydata().max() == frame.to_numpy().max()  # the peak survives
+    assert "bins" in ax.get_xlabel()
+    assert plots.bin_width(synthetic_frames(days=1)["bus_vm_pu"].index) is None
+    assert len(plots.make_plots(frames, tmp_path)) == 6

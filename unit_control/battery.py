@@ -112,7 +112,7 @@ class Battery(UnitPolicy):
     def step(self, obs: Observation) -> Command:
         """Battery power [MW] (discharge positive) within SOC and rating limits; Q = 0."""
         p_min_mw, p_max_mw = self._limits_mw(obs.step_s)
-        p_mw = np.clip(self._request_mw(obs), p_min_mw, p_max_mw)
+        p_mw = self._request_mw(obs).clip(p_min_mw, p_max_mw)
         return Command(p_mw=p_mw, q_mvar=np.zeros(self.n_units))
 
     def advance(self, obs: Observation, command: Command) -> None:

@@ -92,9 +92,9 @@ class InverterPolicy(UnitPolicy):
 
     def _available_mw(self, obs: Observation) -> np.ndarray:
         """Available power capped by rating and the area setpoint [MW]."""
-        p_mw = np.clip(np.asarray(obs.p_avail_mw, dtype=float), 0.0, self.rating_mw)
+        p_mw = np.asarray(obs.p_avail_mw, dtype=float).clip(0.0, self.rating_mw)
         p_set_mw = np.asarray(obs.p_set_mw, dtype=float)
-        return np.where(np.isfinite(p_set_mw), np.clip(p_set_mw, 0.0, p_mw), p_mw)
+        return np.where(np.isfinite(p_set_mw), p_set_mw.clip(0.0, p_mw), p_mw)
 
     @abc.abstractmethod
     def _pq(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +117,7 @@ class InverterPolicy(UnitPolicy):
 
     def capability(self, obs: Observation) -> Capability:
         """Range 0 … available power [MW]; no storage, no fuel cost."""
-        p_max_mw = np.clip(np.asarray(obs.p_avail_mw, dtype=float), 0.0, self.rating_mw)
+        p_max_mw = np.asarray(obs.p_avail_mw, dtype=float).clip(0.0, self.rating_mw)
         if self.ride_through is not None:
             p_max_mw = np.minimum(p_max_mw, self.ride_through.p_fraction(obs.step_s) * self.rating_mw)
         zeros = np.zeros(self.n_units)

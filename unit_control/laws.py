@@ -78,7 +78,7 @@ def _interp(x: np.ndarray, x_points: Any, y_points: Any, name: str) -> np.ndarra
     y_points = np.asarray(y_points, dtype=float)
     if x_points.shape != y_points.shape or x_points.ndim != 1:
         raise ValueError(f"{name}: voltage and value points must be 1-d and of equal length")
-    if np.any(np.diff(x_points) < 0):
+    if (x_points[1:] < x_points[:-1]).any():
         raise ValueError(f"{name}: voltage points must be non-decreasing, got {x_points.tolist()}")
     return np.interp(np.asarray(x, dtype=float), x_points, y_points)
 
@@ -229,7 +229,7 @@ def battery_p_limits_mw(soc: np.ndarray, step_s: float, capacity_mwh: np.ndarray
     step_h = step_s / _SECONDS_PER_HOUR
     discharge_mw = (np.asarray(soc) - soc_min) * capacity_mwh * eta_discharge / step_h
     charge_mw = (soc_max - np.asarray(soc)) * capacity_mwh / (eta_charge * step_h)
-    return (-np.clip(charge_mw, 0.0, p_max_mw), np.clip(discharge_mw, 0.0, p_max_mw))
+    return -charge_mw.clip(0.0, p_max_mw), discharge_mw.clip(0.0, p_max_mw)
 
 
 def ramp_limit_mw(p_target_mw: np.ndarray, p_prev_mw: np.ndarray,

@@ -91,6 +91,9 @@ class PowerFlow:
         Total active losses [MW].
     n_solves, n_fallbacks : int
         Solves requested; solves the fast backend passed to ``runpp``.
+    n_iterations : int
+        Newton-Raphson iterations of the fast backend (the island-by-island
+        solver of distributed slack does not report its own).
 
     Notes
     -----
@@ -155,6 +158,7 @@ class PowerFlow:
         self._v_last: np.ndarray | None = None  # ppci voltages of the last solve on _model
         self.n_solves = 0
         self.n_fallbacks = 0
+        self.n_iterations = 0
         self._reset_results()
 
     # ------------------------------------------------------------------ inputs
@@ -258,6 +262,7 @@ class PowerFlow:
         sbus = model.sbus_fixed + (model._inj_complex @ s_mva.T).T
         v, solved = model.grid_solver.solve_many(sbus, self._warm_start(model, sbus[0]),
                                                  self.max_iteration, self.tolerance_mva)
+        self.n_iterations += model.grid_solver.last_iterations
         if not solved:
             return 0
         v, sbus = v[:solved], sbus[:solved]
@@ -397,8 +402,10 @@ class PowerFlow:
             return False
         sbus = model.sbus(self._s_mva)
         v = model.newton(sbus, self._warm_start(model, sbus))
+        self.n_iterations += model.last_iterations
         if v is None:
             v = model.newton(sbus, model.cold_start(sbus))
+            self.n_iterations += model.last_iterations
         if v is None:
             self._v_last = None
             return False

@@ -26,11 +26,13 @@ References
 from __future__ import annotations
 
 import cmath
+import warnings
 from typing import Any
 
 import numpy as np
 import pandapower as pp
 from lightsim2grid.algorithm import NRSing_KLU
+from lightsim2grid.lightsim2grid_cpp import AlgorithmType
 from lightsim2grid.network import init_from_matpower
 from lightsim2grid.timeSerie import TimeSeriesCPP
 from pandapower.auxiliary import _init_runpp_options
@@ -136,6 +138,7 @@ class _Model:
         self._prepare_branch_results()
         self.solver = NRSing_KLU()
         self._map_slack(net, gen_weight)
+        self.last_iterations = 0
         self.grid_solver = _GridSolver.build(self, bus, branch)
 
     def _map_slack(self, net: pp.pandapowerNet, gen_weight: np.ndarray | None) -> None:
@@ -214,15 +217,23 @@ class _Model:
         return v
 
     def newton(self, sbus: np.ndarray, v0: np.ndarray) -> np.ndarray | None:
-        """Newton-Raphson from ``v0``; the complex voltages [pu] or None."""
+        """Newton-Raphson from ``v0``; the complex voltages [pu] or None.
+
+        :attr:`last_iterations` holds the Newton iterations it took (0 where
+        the island-by-island solver ran, which does not report them).
+        """
+        self.last_iterations = 0
         if not self.ref.size:
             return None
         if self.islands is not None:
             return self.islands.solve(sbus, v0, self.max_iteration, self.tolerance_mva)
         if self.grid_solver is not None:
-            return self.grid_solver.solve(sbus, v0, self.max_iteration, self.tolerance_mva)
+            v = self.grid_solver.solve(sbus, v0, self.max_iteration, self.tolerance_mva)
+            self.last_iterations = self.grid_solver.last_iterations
+            return v
         ok = self.solver.solve(self.ybus, v0, sbus, self.ref, self.slack_weights, self.pv,
                                self.pq, self.max_iteration, self.tolerance_mva)
+        self.last_iterations = int(self.solver.get_nb_iter())
         if not ok:
             return None
         v = self.solver.get_V()
@@ -314,18 +325,21 @@ class _GridSolver:
     on the series part only, so the grid model's admittance matrix equals
     ``makeYbus`` to rounding. All bus injections enter as one load per bus
     (``−Sbus``); one generator per slack and PV bus holds the voltage
-    setpoint. Used only with a single slack bus and no distributed slack.
+    setpoint. The algorithm is lightsim2grid's single-slack Newton-Raphson
+    (``NRSing_KLU``, every slack bus at its fixed voltage, as pandapower's
+    ext_grids), the one :class:`_Model` calls directly. Not used with
+    distributed slack.
     """
 
     @classmethod
     def build(cls, model: "_Model", bus: np.ndarray, branch: np.ndarray) -> "_GridSolver | None":
         """The grid solver of a model, or None where it cannot be exact.
 
-        None with distributed slack or several slack buses, with asymmetric
-        series impedances (not a MATPOWER branch), or if the grid model's
-        admittance matrix differs from the model's (checked once here).
+        None with distributed slack, with asymmetric series impedances (not
+        a MATPOWER branch), or if the grid model's admittance matrix differs
+        from the model's (checked once here).
         """
-        if model.islands is not None or model.ref.size != 1 or model.n_ppci == 0:
+        if model.islands is not None or model.ref.size == 0 or model.n_ppci == 0:
             return None
         if np.any(branch[:, BR_R_ASYM]) or np.any(branch[:, BR_X_ASYM]):
             return None
@@ -381,12 +395,21 @@ class _GridSolver:
         for column, source in ((2, BR_R), (3, BR_X), (8, TAP), (9, SHIFT)):
             mp_branch[:, column] = branch[on, source].real
         mp_branch[:, 10], mp_branch[:, 11], mp_branch[:, 12] = 1.0, -360.0, 360.0
-        self.grid = init_from_matpower({"bus": mp_bus, "gen": mp_gen, "branch": mp_branch,
-                                        "baseMVA": base_mva})
-        self._series = TimeSeriesCPP(self.grid)
+        with warnings.catch_warnings():  # several slack buses are meant: NRSing holds each at its V
+            warnings.filterwarnings("ignore", message=r".*buses found with `bus_type == 3`")
+            self.grid = init_from_matpower({"bus": mp_bus, "gen": mp_gen, "branch": mp_branch,
+                                            "baseMVA": base_mva})
+        self._series = self._computer()
         self._base_mva = base_mva
         self._load_p = np.zeros((1, n))
         self._load_q = np.zeros((1, n))
+        #: Newton iterations of the last solve (of all solved rows after solve_many)
+        self.last_iterations = 0
+
+    def _computer(self) -> TimeSeriesCPP:
+        computer = TimeSeriesCPP(self.grid)
+        computer.change_algorithm(AlgorithmType.NRSing_KLU)
+        return computer
 
     def solve(self, sbus: np.ndarray, v0: np.ndarray, max_iteration: int,
               tolerance_mva: float) -> np.ndarray | None:
@@ -397,6 +420,7 @@ class _GridSolver:
         series.modify_load_p(self._load_p)
         series.modify_load_q(self._load_q)
         series.compute(v0, max_iteration, tolerance_mva)
+        self.last_iterations = int(series.get_row_nb_iter()[0])
         if not series.converged_mask()[0]:
             return None
         v = series.get_voltages()[0].copy()  # a view of the computer's buffer: the next call reuses it
@@ -408,15 +432,17 @@ class _GridSolver:
 
         Row 0 starts from ``v0``; the computation stops at the first row that
         does not converge. Returns the voltages ``(n_rows, n_ppci)`` [pu] and
-        the number of leading rows solved (the rows after are not valid).
+        the number of leading rows solved (the rows after are not valid);
+        :attr:`last_iterations` holds their Newton iterations.
         """
-        series = TimeSeriesCPP(self.grid)  # its own copy: one-row calls keep theirs
+        series = self._computer()  # its own: one-row calls keep theirs
         series.modify_load_p(np.ascontiguousarray(sbus.real * -self._base_mva))
         series.modify_load_q(np.ascontiguousarray(sbus.imag * -self._base_mva))
         series.compute(v0, max_iteration, tolerance_mva)
         v = np.array(series.get_voltages())  # own the rows: the computer's buffer goes with it
         ok = np.asarray(series.converged_mask(), dtype=bool) & np.isfinite(v).all(axis=1)
         solved = int(np.argmin(ok)) if not ok.all() else len(ok)
+        self.last_iterations = int(np.sum(series.get_row_nb_iter()[:solved]))
         return v, solved
 
 
