@@ -14,8 +14,9 @@ An award is positive for a seller (offer accepted) and negative for a buyer
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Sequence
 
 from hierarchy.messages import Award, Bid, Offer, Price
 

@@ -40,8 +40,9 @@ and 3B) and ch. 10 (interchange with transfer limits).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 

@@ -21,7 +21,8 @@ Every per-unit value may be a scalar or a list of one per unit.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 

@@ -27,7 +27,8 @@ References
 from __future__ import annotations
 
 import abc
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
