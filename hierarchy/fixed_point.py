@@ -47,6 +47,9 @@ class FixedPoint:
         #: each group's observation at the last evaluation; after :meth:`settle`
         #: returns, the observation of the settled state
         self.observations: list = []
+        #: per group, within one :meth:`settle`: (command, energised buses, reused?)
+        #: of a policy whose ``step`` is marked :func:`unit_control.base.voltage_blind`
+        self._held: list = []
 
     def settle(self, k: int, now_ms: int) -> list:
         """Iterate unit controllers and power flow to a fixed point.
@@ -58,7 +61,11 @@ class FixedPoint:
         secant (Aitken) factor ``ω = ω_prev / (1 − ρ)``, with ``ρ`` the ratio of
         its successive residuals: the optimal relaxation of a linear fixed
         point, which damps oscillation (ρ < 0) and speeds up slow monotone
-        convergence (0 < ρ < 1).
+        convergence (0 < ρ < 1). A group whose policy's ``step`` is marked
+        voltage-blind (:func:`unit_control.base.voltage_blind`: it reads
+        neither the voltage nor the iterate's own output) has the same
+        inputs at every iterate of a step: it is evaluated once per step,
+        and again only if the set of energised buses under it changes.
 
         Returns
         -------
@@ -68,6 +75,7 @@ class FixedPoint:
         rt = self.rt
         tol, max_iter = rt.control_tol, rt.control_max_iter
         n = len(rt.groups)
+        self._held = [None] * n
         relax, last = [1.0] * n, [None] * n
         converged, settled = None, []
         for iteration in range(max_iter + 1):
@@ -88,6 +96,9 @@ class FixedPoint:
             settled = commands
         if not converged:
             rt.recorder.nonconverged_powerflow(k)
+        for i, group in enumerate(rt.groups):  # held commands: observe the settled state too
+            if self._held[i] is not None and self._held[i][2]:
+                self.observations[i] = rt.observe(group, now_ms)
         return settled
 
     def commands(self, now_ms: int) -> tuple[list, list[float]]:
@@ -96,11 +107,21 @@ class FixedPoint:
         The move is the largest change of P, Q (in pu of rating) or tap
         position the command asks for against what was last solved.
         """
-        commands, moves, self.observations = [], [], []
+        commands, moves = [], []
         now = now_ms
-        for group in self.rt.groups:
+        held = getattr(self, "_held", None) or [None] * len(self.rt.groups)
+        observations = self.observations if len(self.observations) == len(held) else [None] * len(held)
+        for i, group in enumerate(self.rt.groups):
+            if held[i] is not None:  # a policy blind to voltage: same inputs, same command
+                energised = np.isfinite(self.rt.plant.vm_pu[group.bus_positions])
+                if np.array_equal(energised, held[i][1]):
+                    command = held[i][0]
+                    held[i] = (command, energised, True)
+                    commands.append(command)
+                    moves.append(_move(group, command))
+                    continue
             obs = self.rt.observe(group, now)
-            self.observations.append(obs)
+            observations[i] = obs
             try:
                 command = group.policy.step(obs)
             except Exception as exc:  # a user's policy may raise anything
@@ -110,8 +131,11 @@ class FixedPoint:
                 command = type(command)(p_mw=np.where(energised, command.p_mw, 0.0),
                                         q_mvar=np.where(energised, command.q_mvar, 0.0),
                                         connected=command.connected, tap_pos=command.tap_pos)
+            if getattr(type(group.policy).step, "voltage_blind", False):
+                held[i] = (command, energised, False)
             commands.append(command)
             moves.append(_move(group, command))
+        self.observations = observations
         return commands, moves
 
     def _apply(self, group, command, relax: float, now_ms: int) -> None:

@@ -157,3 +157,35 @@ def test_same_seed_same_results(quickstart_run):
     for name in quickstart_run.frame_names:
         a, b = quickstart_run.frame(name), again.frame(name)
         assert a.equals(b), name
+
+
+def test_voltage_blind_policies_are_evaluated_once_per_step_with_the_same_results(monkeypatch):
+    """Batteries read no voltage: evaluated once per step, the run is the same to the bit."""
+    from hierarchy.build import build
+    from hierarchy.engine import Engine
+    from hierarchy.scenario import load_scenario
+    from unit_control.battery import Battery
+
+    data = quickstart_dict()
+    data["time"]["duration"] = "6h"
+    calls = []
+    step = Battery.step
+
+    def counted(self, obs):
+        calls.append(obs.time_ms)
+        return step(self, obs)
+
+    runs = []
+    for blind in (True, False):
+        calls.clear()
+        counted.voltage_blind = blind
+        monkeypatch.setattr(Battery, "step", counted)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rt = build(load_scenario(data))
+        Engine(rt).run()
+        runs.append((rt, len(calls), len(set(calls))))
+    (blind_rt, blind_calls, steps), (full_rt, full_calls, _) = runs
+    assert blind_calls == steps < full_calls  # one evaluation per step and battery group
+    for name, values in full_rt.recorder.arrays.items():
+        np.testing.assert_array_equal(blind_rt.recorder.arrays[name], values, err_msg=name)

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Observation", "Command", "Capability", "UnitPolicy"]
+__all__ = ["Observation", "Command", "Capability", "UnitPolicy", "voltage_blind"]
 
 
 @dataclass
@@ -113,6 +113,21 @@ class Capability:
     energy_mwh: np.ndarray
     cost_b_per_mwh: np.ndarray
     cost_c_per_mw2h: np.ndarray
+
+
+def voltage_blind(step):
+    """Mark a policy's ``step`` as blind to the grid's response within a step.
+
+    A step so marked reads neither ``obs.vm_pu`` nor the iterate's own
+    output (``obs.p_mw``, ``obs.q_mvar``): everything it reads (profile,
+    setpoint, price, frequency, its own state) is fixed for the whole
+    physics step, so its command is too, and the engine evaluates it once
+    per step instead of at every iterate of the unit-control fixed point.
+    A subclass that overrides ``step`` is not marked unless it says so
+    itself.
+    """
+    step.voltage_blind = True
+    return step
 
 
 class UnitPolicy(abc.ABC):

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from unit_control import laws
-from unit_control.base import Capability, Command, Observation, UnitPolicy
+from unit_control.base import Capability, Command, Observation, UnitPolicy, voltage_blind
 
 __all__ = ["Battery"]
 
@@ -110,6 +110,7 @@ class Battery(UnitPolicy):
         delta_f_hz = np.asarray(obs.f_hz, dtype=float) - obs.f0_hz
         return p_mw + laws.droop_response_mw(delta_f_hz, self.rating_mw, self.droop, obs.f0_hz)
 
+    @voltage_blind
     def step(self, obs: Observation) -> Command:
         """Battery power [MW] (discharge positive) within SOC and rating limits; Q = 0."""
         p_min_mw, p_max_mw = self._limits_mw(obs.step_s)

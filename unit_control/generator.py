@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from unit_control import laws
-from unit_control.base import Capability, Command, Observation, UnitPolicy
+from unit_control.base import Capability, Command, Observation, UnitPolicy, voltage_blind
 
 __all__ = ["Generator"]
 
@@ -111,6 +111,7 @@ class Generator(UnitPolicy):
         return laws.commit_on(self.on, self.time_in_state_s, self._reference_mw(obs) > 0,
                               self.min_up_s, self.min_down_s)
 
+    @voltage_blind
     def step(self, obs: Observation) -> Command:
         """Output [MW] of the group for the step; Q = 0 (the grid model's gen sets V)."""
         on = self._commit(obs)

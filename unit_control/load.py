@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from unit_control import laws
-from unit_control.base import Capability, Command, Observation, UnitPolicy
+from unit_control.base import Capability, Command, Observation, UnitPolicy, voltage_blind
 
 __all__ = ["FlexibleLoad", "price_response_factor"]
 
@@ -121,6 +121,7 @@ class FlexibleLoad(UnitPolicy):
         factor = np.where(price >= self.shed_price, factor * (1.0 - self.shed_fraction), factor)
         return -demand_mw * factor
 
+    @voltage_blind
     def step(self, obs: Observation) -> Command:
         """Consumption [MW] (negative) and Q [Mvar] at the profile's power factor."""
         demand_mw = np.minimum(np.asarray(obs.p_avail_mw, dtype=float), 0.0)
