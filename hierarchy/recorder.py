@@ -17,6 +17,9 @@ __all__ = ["Recorder"]
 RELIABILITY_COLUMNS = ("shortfall_mw", "surplus_mw", "reserve_required_mw", "reserve_mw",
                        "reserve_shortfall_mw", "reserve_price")
 
+#: steps whose balance and metering are computed together (:meth:`Recorder._flush`)
+_FLUSH_STEPS = 512
+
 #: system-wide quantities recorded per step [MW], pandapower-independent signs
 SYSTEM_COLUMNS = ("load_mw", "generation_mw", "storage_charge_mw", "import_mw", "export_mw",
                   "losses_mw", "curtailed_mw", "not_served_mw")
@@ -58,7 +61,7 @@ class Recorder:
         self.storage_groups = [g for g in rt.groups if g.kind == "storage"]
         self.battery_names = [u for g in self.storage_groups for u in g.unit_ids]
         na = len(self.area_ids)
-        self.arrays = {
+        self._arrays = {
             "bus_vm_pu": np.full((n, len(pf.vm_pu)), np.nan),
             "line_loading_percent": np.full((n, len(self.line_names)), np.nan),
             "trafo_loading_percent": np.full((n, len(self.trafo_names)), np.nan),
@@ -92,13 +95,29 @@ class Recorder:
         self._env = rt.env
         self._penalty = float(rt.scenario.market.imbalance_penalty)
         self.meter = _meter_plan(rt, self.area_ids)
-        self.arrays["participant_p_mw"] = np.full((n, len(self.meter.names)), np.nan)
+        self._arrays["participant_p_mw"] = np.full((n, len(self.meter.names)), np.nan)
+        self._plant = rt.plant
+        #: per recorded step, what the balance and metering columns are made of
+        #: (:meth:`_flush` computes them block-wise)
+        self._pending: list[tuple] = []
         self._settlement = None
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The result arrays, one row per physics step (rows of steps not done are NaN)."""
+        self._flush()
+        return self._arrays
 
     # ------------------------------------------------------------ per step
     def record_step(self, k: int, rt) -> None:
-        """Copy the settled state of step ``k`` into the arrays."""
-        a, plant, pf = self.arrays, rt.plant, rt.plant.powerflow
+        """Copy the settled state of step ``k`` into the arrays.
+
+        The system balance and the participants' metering are computed from
+        the step's injections (kept here) and its recorded voltages, a block
+        of steps at a time (:meth:`_flush`, also on every read of
+        :attr:`arrays`).
+        """
+        a, plant, pf = self._arrays, rt.plant, rt.plant.powerflow
         a["bus_vm_pu"][k] = pf.vm_pu
         a["line_loading_percent"][k] = pf.line_loading_percent
         a["trafo_loading_percent"][k] = pf.trafo_loading_percent
@@ -116,12 +135,39 @@ class Recorder:
         schedule = self.market.schedule.get((k * rt.step_ms // self._interval_ms) * self._interval_ms)
         if schedule is not None:
             a["area_schedule_mw"][k] = schedule
-        energised = {t: plant.energised(t) for t in plant.tables}
-        a["system_balance_mw"][k] = self._balance(rt, energised)
-        a["system_balance_mw"][k, SYSTEM_COLUMNS.index("not_served_mw")] += self._shed_mw(
-            rt, k, energised)
-        a["participant_p_mw"][k] = self._metered(rt, energised)
+        curtailed = 0.0
+        for g in self._renewables:
+            curtailed += float(np.sum(plant.available_mw(g.table, g.positions) - g.p_mw))
+        shed_flexible = self._shed_mw(rt, k, {"load": plant.energised("load")}) if (
+            self._flexible_loads) else 0.0
+        self._pending.append((
+            k, {t: plant.tables[t].p_mw.copy() for t in plant.tables}, plant.load_p_mw,
+            plant.load_shed_mw, float(np.nansum(pf.gen_slack_p_mw)),
+            float(np.nansum(pf.ext_grid_p_mw)), float(pf.losses_mw), curtailed, shed_flexible))
+        if len(self._pending) >= _FLUSH_STEPS:
+            self._flush()
         self.steps_done = k + 1
+
+    def _flush(self) -> None:
+        """System balance and metering of the pending steps, in one block."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        steps = np.array([row[0] for row in pending])
+        p_mw = {t: np.array([row[1][t] for row in pending]).reshape(len(pending), -1)
+                for t in pending[0][1]}
+        load_p_mw, shed_mw = (np.array([row[i] for row in pending]).reshape(len(pending), -1)
+                              for i in (2, 3))
+        gen_slack, ext, losses, curtailed, shed_flexible = (
+            np.array([row[i] for row in pending]) for i in range(4, 9))
+        vm = self._arrays["bus_vm_pu"][steps]
+        energised = {t: np.isfinite(vm[:, self._plant.element_positions(t)]).astype(float)
+                     for t in p_mw}
+        balance = _balance_rows(p_mw, load_p_mw, shed_mw, energised, gen_slack, ext, losses,
+                                curtailed)
+        balance[:, SYSTEM_COLUMNS.index("not_served_mw")] += shed_flexible
+        self._arrays["system_balance_mw"][steps] = balance
+        self._arrays["participant_p_mw"][steps] = self.meter.rows(p_mw, energised, ext, losses)
 
     @staticmethod
     def _soc(group, rt, k: int) -> np.ndarray:
@@ -133,18 +179,6 @@ class Recorder:
         energy = group.policy.capability(rt.observe(group, k * rt.step_ms)).energy_mwh
         capacity = getattr(group.policy, "capacity_mwh", np.nan)
         return energy / np.asarray(capacity, dtype=float)
-
-    def _balance(self, rt, energised: dict[str, np.ndarray]) -> np.ndarray:
-        plant, pf = rt.plant, rt.plant.powerflow
-        shed = getattr(plant, "load_shed_mw", None)  # under-frequency load shedding
-        curtailed = 0.0
-        for g in self._renewables:
-            curtailed += float(np.sum(plant.available_mw(g.table, g.positions) - g.p_mw))
-        row = _balance_rows({t: plant.tables[t].p_mw for t in plant.tables}, plant.load_p_mw,
-                            shed if shed is not None and len(shed) else None, energised,
-                            np.nansum(pf.gen_slack_p_mw), np.nansum(pf.ext_grid_p_mw),
-                            pf.losses_mw, curtailed)
-        return row
 
     def _shed_mw(self, rt, k: int, energised: dict[str, np.ndarray]) -> float:
         """Flexible-load consumption shed at the area's request [MW] (>= 0).
@@ -172,12 +206,6 @@ class Recorder:
             shed_mw += float(np.sum(np.maximum(wanted_mw - served_mw, 0.0)[asked & live]))
         return shed_mw
 
-    def _metered(self, rt, energised: dict[str, np.ndarray]) -> np.ndarray:
-        """Output of every market participant now [MW], generation positive (sums to ~0)."""
-        plant, pf = rt.plant, rt.plant.powerflow
-        return self.meter.rows({t: plant.tables[t].p_mw for t in self.meter.owner}, energised,
-                               np.nansum(pf.ext_grid_p_mw), pf.losses_mw)
-
     # ------------------------------------------------------ open-loop blocks
     def record_block(self, k0: int, rt, p_mw: dict, load_p_mw: np.ndarray, flows: dict) -> None:
         """Record steps ``k0 …`` of an open-loop run at once (no unit groups, no market).
@@ -196,7 +224,8 @@ class Recorder:
         loop every area watches (``area_ace_mw`` stays as it is), frequency
         stays at its value, nothing is curtailed or shed.
         """
-        a, plant = self.arrays, rt.plant
+        self._flush()
+        a, plant = self._arrays, rt.plant
         self.open_loop = True
         vm = flows["vm_pu"]
         k1 = k0 + vm.shape[0]
