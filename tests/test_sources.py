@@ -70,3 +70,24 @@ def test_synthetic_profiles_depend_on_the_seed_only():
     b = _run({**data, "seed": 3}).frame("bus_vm_pu")
     c = _run({**data, "seed": 4}).frame("bus_vm_pu")
     assert a.equals(b) and not a.equals(c)
+
+
+def test_file_grid_is_parsed_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    """The parsed net is cached by the file's content: same net, and a changed file is parsed anew."""
+    from hierarchy.plant import network
+
+    monkeypatch.setenv("HIERGRID_CACHE", str(tmp_path / "cache"))
+    net = pn.create_cigre_network_mv(with_der="all")
+    file = tmp_path / "grid.json"
+    pp.to_json(net, str(file))
+    parsed = []
+    from_json = pp.from_json
+    monkeypatch.setattr(network.pandapower, "from_json", lambda *a, **k: parsed.append(1) or from_json(*a, **k))
+    first, second = network.load_net("file", path=file), network.load_net("file", path=file)
+    assert len(parsed) == 1 and first is not second
+    for table in ("bus", "line", "trafo", "load", "sgen"):
+        pd.testing.assert_frame_equal(first[table], second[table])
+    net.load.loc[0, "p_mw"] += 1.0
+    pp.to_json(net, str(file))
+    third = network.load_net("file", path=file)
+    assert len(parsed) == 2 and third.load.p_mw.iloc[0] == pytest.approx(first.load.p_mw.iloc[0] + 1.0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import hashlib
 import inspect
 import numbers
 import os
@@ -172,13 +173,7 @@ def _load_simbench_cached(code: str) -> pandapower.pandapowerNet:
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         pass
     net = _load_simbench(code)
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("wb", dir=file.parent, delete=False) as handle:
-            pickle.dump(net, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, file)
-    except OSError:  # a read-only home is no reason to fail a run
-        pass
+    _write_cache(file, net)
     return net
 
 
@@ -209,13 +204,36 @@ def _load_file(path: str | os.PathLike | None) -> pandapower.pandapowerNet:
         raise ValueError("grid.path: a pandapower JSON path is required for source 'file'")
     if not os.path.isfile(path):
         raise ValueError(f"grid.path: no such file {os.fspath(path)!r}")
+    with open(path, "rb") as handle:
+        content = handle.read()
+    # parsing a large JSON net takes most of a second; the parsed net is kept
+    # as a pickle keyed by the file's content and the pandapower version
+    cached = cache_dir() / (f"file-{hashlib.sha256(content).hexdigest()[:24]}-"
+                            f"pp{pandapower.__version__}.pickle")
+    try:
+        with open(cached, "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass
     try:
         net = pandapower.from_json(os.fspath(path))
     except Exception as err:  # noqa: BLE001 - any file: pandapower raises UserWarning, AttributeError ...
         raise ValueError(f"grid.path: {os.fspath(path)!r} is not a pandapower JSON net: {err}") from err
     if not isinstance(net, pandapower.pandapowerNet) or "bus" not in net or net.bus.empty:
         raise ValueError(f"grid.path: {os.fspath(path)!r} is not a pandapower JSON net with buses")
+    _write_cache(cached, net)
     return net
+
+
+def _write_cache(file: Path, net: pandapower.pandapowerNet) -> None:
+    """Pickle ``net`` to ``file`` atomically; a read-only cache folder is no error."""
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("wb", dir=file.parent, delete=False) as handle:
+            pickle.dump(net, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(handle.name, file)
+    except OSError:
+        pass
 
 
 def _is_numeric_name(column: str) -> bool:
