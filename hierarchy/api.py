@@ -122,7 +122,7 @@ def run(source: str | os.PathLike | Mapping | Scenario, *, out: str | os.PathLik
         If the scenario is invalid (nothing is run).
     """
     from hierarchy.build import build
-    from hierarchy.results import write_results
+    from hierarchy.results import start_plots, write_results
     from hierarchy.summary import summarize
 
     scenario, raw = _scenario_of(source)
@@ -134,6 +134,11 @@ def run(source: str | os.PathLike | Mapping | Scenario, *, out: str | os.PathLik
         out_dir = Path(out) if out is not None else Path(scenario.outputs.dir)
         failure = _run_engine(rt, quiet if progress is None else not progress)
         wall_s = time.perf_counter() - wall_start
+        plots_done = None
+        if write and scenario.outputs.plots:  # drawn while the summary and tables are made
+            plots_done = start_plots(rt.recorder.frames(scenario.time.start, rt.step_ms,
+                                                        settlement=False),
+                                     out_dir / "plots", scenario.name)
         summary = summarize(rt, wall_s, failure is None)
         if failure is not None:
             summary["error"] = f"{type(failure).__name__}: {failure}"
@@ -141,7 +146,7 @@ def run(source: str | os.PathLike | Mapping | Scenario, *, out: str | os.PathLik
         events = rt.recorder.events_frame(scenario.time.start)
         result = Result(summary, frames, out_dir if write else None, events, rt.trace, rt)
         if write:
-            write_results(result, scenario, raw, hashlib.sha256(raw).hexdigest())
+            write_results(result, scenario, raw, hashlib.sha256(raw).hexdigest(), plots_done)
     if failure is not None:
         failure.result = result  # type: ignore[attr-defined]
         raise failure

@@ -277,6 +277,10 @@ class Engine:
         link = rt.links[("market", "area")]
         tariffs = rt.tariffs
         retail_of: dict[tuple[str, float], float] = {}  # areas at one price share their retail
+        awards_of: dict[str, list] = {}  # area id -> its participants' non-zero awards, in order
+        for participant, quantity in clearing.awards.items():
+            if quantity != 0:
+                awards_of.setdefault(participant.split("/", 1)[0], []).append((participant, quantity))
         for area in rt.areas:
             price = clearing.price[area.id] if isinstance(clearing.price, dict) else clearing.price
             link.send(Price(float(price), start_ms, rt.interval_ms, area.id, "clearing", now), area.inbox)
@@ -287,10 +291,9 @@ class Engine:
                 retail = retail_of[key]
                 rt.recorder.retail_price(start_ms, area.id, cls, retail)
                 link.send(Price(retail, start_ms, rt.interval_ms, area.id, cls, now), area.inbox)
-            for participant, quantity in clearing.awards.items():
-                if participant.split("/", 1)[0] == area.id and quantity != 0:
-                    link.send(Award(participant, float(quantity), float(price), start_ms, area.id, now),
-                              area.inbox)
+            for participant, quantity in awards_of.get(area.id, ()):
+                link.send(Award(participant, float(quantity), float(price), start_ms, area.id, now),
+                          area.inbox)
 
     # --------------------------------------------------------------- events
     def _event(self, event):

@@ -321,8 +321,12 @@ class Recorder:
             self.nonconverged_pf_steps.append(k)
 
     # -------------------------------------------------------------- tables
-    def frames(self, start, step_ms: int) -> dict[str, pd.DataFrame]:
-        """The timeseries tables of the output contract (completed steps only)."""
+    def frames(self, start, step_ms: int, settlement: bool = True) -> dict[str, pd.DataFrame]:
+        """The timeseries tables of the output contract (completed steps only).
+
+        ``settlement=False`` leaves out the tables of the market settlement
+        (the only ones that take a while to compute).
+        """
         n = self.steps_done
         index = pd.DatetimeIndex(pd.Timestamp(start) + pd.to_timedelta(np.arange(n) * step_ms, "ms"),
                                  name="time")
@@ -343,7 +347,8 @@ class Recorder:
             name="time")
         frames["market_price"] = pd.DataFrame(m.prices, index=market_index, dtype=float)
         frames["market_award_mw"] = pd.DataFrame(m.awards, index=market_index, dtype=float).fillna(0.0)
-        frames.update(self._market_frames(start, market_index))
+        if settlement:
+            frames.update(self._market_frames(start, market_index))
         return frames
 
     def _market_frames(self, start, market_index) -> dict[str, pd.DataFrame]:

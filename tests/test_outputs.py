@@ -376,3 +376,16 @@ def test_long_run_is_drawn_from_bins_that_keep_the_extremes(tmp_path: Path) -> N
     assert "bins" in ax.get_xlabel()
     assert plots.bin_width(synthetic_frames(days=1)["bus_vm_pu"].index) is None
     assert len(plots.make_plots(frames, tmp_path)) == 6
+
+
+def test_plots_drawn_beside_the_tables_report_their_error(tmp_path, monkeypatch):
+    """The plots may be drawn in a child process; their error still reaches the caller."""
+    import hierarchy.plots
+    from hierarchy.results import start_plots
+
+    def broken(frames, folder, *, title=""):
+        raise ValueError("no axes today")
+
+    monkeypatch.setattr(hierarchy.plots, "make_plots", broken)
+    with pytest.raises((RuntimeError, ValueError), match="no axes today"):  # forked or in place
+        start_plots({}, tmp_path / "plots", "t")()
