@@ -28,6 +28,10 @@ TIERS = ("unit", "area", "market")
 _GRID_KEY = {"simbench": "code", "pandapower": "name", "file": "path"}
 
 
+#: flows whose sum over an area's boundary is its net export (:meth:`Runtime.net_export_mw`)
+_EXPORT_FLOWS = ("line_p_from_mw", "line_p_to_mw", "trafo_p_hv_mw", "trafo_p_lv_mw", "ext_grid_p_mw")
+
+
 @dataclass
 class AreaRuntime:
     """One area at run time: its coordinator, inbox and what it knows."""
@@ -114,18 +118,18 @@ class Runtime:
         pf = self.plant.powerflow
         if self._export_cache[0] == pf.n_solves:
             return self._export_cache[1]
-        flows = np.concatenate([pf.line_p_from_mw, pf.line_p_to_mw, pf.trafo_p_hv_mw,
-                                pf.trafo_p_lv_mw, pf.ext_grid_p_mw])
-        flows[np.isnan(flows)] = 0.0
-        export = self.export_matrices["all"] @ flows
+        export = self._export_of([getattr(pf, name) for name in _EXPORT_FLOWS])
         self._export_cache = (pf.n_solves, export)
         return export
 
     def net_export_rows(self, flows: dict) -> np.ndarray:
         """Net export of every area [MW] per row of a block of solutions, as
         :meth:`net_export_mw` (``flows``: :meth:`PowerFlow.solve_many`'s result)."""
-        names = ("line_p_from_mw", "line_p_to_mw", "trafo_p_hv_mw", "trafo_p_lv_mw", "ext_grid_p_mw")
-        stacked = np.concatenate([flows[name] for name in names], axis=1)
+        return self._export_of([flows[name] for name in _EXPORT_FLOWS])
+
+    def _export_of(self, flows: list) -> np.ndarray:
+        """Area exports [MW] from branch-end flows and ext_grid supply, ``(..., n)`` each."""
+        stacked = np.concatenate(flows, axis=-1)
         stacked[np.isnan(stacked)] = 0.0
         return np.asarray(self.export_matrices["all"] @ stacked.T).T
 

@@ -47,9 +47,11 @@ class FixedPoint:
         #: each group's observation at the last evaluation; after :meth:`settle`
         #: returns, the observation of the settled state
         self.observations: list = []
-        #: per group, within one :meth:`settle`: (command, energised buses, reused?)
-        #: of a policy whose ``step`` is marked :func:`unit_control.base.voltage_blind`
+        #: per group, within one :meth:`settle`: (command, energised buses) of a
+        #: policy whose ``step`` is marked :func:`unit_control.base.voltage_blind`
         self._held: list = []
+        #: groups whose observation is from an earlier iterate (their command was held)
+        self._stale: set[int] = set()
 
     def settle(self, k: int, now_ms: int) -> list:
         """Iterate unit controllers and power flow to a fixed point.
@@ -75,7 +77,7 @@ class FixedPoint:
         rt = self.rt
         tol, max_iter = rt.control_tol, rt.control_max_iter
         n = len(rt.groups)
-        self._held = [None] * n
+        self._held, self._stale = [None] * n, set()
         relax, last = [1.0] * n, [None] * n
         converged, settled = None, []
         for iteration in range(max_iter + 1):
@@ -96,9 +98,9 @@ class FixedPoint:
             settled = commands
         if not converged:
             rt.recorder.nonconverged_powerflow(k)
-        for i, group in enumerate(rt.groups):  # held commands: observe the settled state too
-            if self._held[i] is not None and self._held[i][2]:
-                self.observations[i] = rt.observe(group, now_ms)
+        for i in self._stale:  # held commands: observe the settled state too
+            self.observations[i] = rt.observe(rt.groups[i], now_ms)
+        self._held, self._stale = [], set()
         return settled
 
     def commands(self, now_ms: int) -> tuple[list, list[float]]:
@@ -108,34 +110,32 @@ class FixedPoint:
         position the command asks for against what was last solved.
         """
         commands, moves = [], []
-        now = now_ms
-        held = getattr(self, "_held", None) or [None] * len(self.rt.groups)
-        observations = self.observations if len(self.observations) == len(held) else [None] * len(held)
-        for i, group in enumerate(self.rt.groups):
-            if held[i] is not None:  # a policy blind to voltage: same inputs, same command
-                energised = np.isfinite(self.rt.plant.vm_pu[group.bus_positions])
-                if np.array_equal(energised, held[i][1]):
-                    command = held[i][0]
-                    held[i] = (command, energised, True)
-                    commands.append(command)
-                    moves.append(_move(group, command))
-                    continue
-            obs = self.rt.observe(group, now)
-            observations[i] = obs
-            try:
-                command = group.policy.step(obs)
-            except Exception as exc:  # a user's policy may raise anything
-                raise policy_error(unit_policy(group), now, exc) from exc
-            energised = np.isfinite(obs.vm_pu)
-            if not energised.all():  # a unit on a de-energised bus has no grid to feed
-                command = type(command)(p_mw=np.where(energised, command.p_mw, 0.0),
-                                        q_mvar=np.where(energised, command.q_mvar, 0.0),
-                                        connected=command.connected, tap_pos=command.tap_pos)
-            if getattr(type(group.policy).step, "voltage_blind", False):
-                held[i] = (command, energised, False)
+        now, groups = now_ms, self.rt.groups
+        if len(self.observations) != len(groups):
+            self.observations = [None] * len(groups)
+        for i, group in enumerate(groups):
+            held = self._held[i] if self._held else None
+            if held is not None and np.array_equal(
+                    np.isfinite(self.rt.plant.vm_pu[group.bus_positions]), held[1]):
+                command = held[0]  # a policy blind to voltage: same inputs, same command
+                self._stale.add(i)
+            else:
+                obs = self.rt.observe(group, now)
+                self.observations[i] = obs
+                self._stale.discard(i)
+                try:
+                    command = group.policy.step(obs)
+                except Exception as exc:  # a user's policy may raise anything
+                    raise policy_error(unit_policy(group), now, exc) from exc
+                energised = np.isfinite(obs.vm_pu)
+                if not energised.all():  # a unit on a de-energised bus has no grid to feed
+                    command = type(command)(p_mw=np.where(energised, command.p_mw, 0.0),
+                                            q_mvar=np.where(energised, command.q_mvar, 0.0),
+                                            connected=command.connected, tap_pos=command.tap_pos)
+                if self._held and getattr(type(group.policy).step, "voltage_blind", False):
+                    self._held[i] = (command, energised)
             commands.append(command)
             moves.append(_move(group, command))
-        self.observations = observations
         return commands, moves
 
     def _apply(self, group, command, relax: float, now_ms: int) -> None:

@@ -160,6 +160,13 @@ class Recorder:
                               for i in (2, 3))
         gen_slack, ext, losses, curtailed, shed_flexible = (
             np.array([row[i] for row in pending]) for i in range(4, 9))
+        self._write_balance(steps, p_mw, load_p_mw, shed_mw, gen_slack, ext, losses, curtailed,
+                            shed_flexible)
+
+    def _write_balance(self, steps, p_mw: dict, load_p_mw, shed_mw, gen_slack, ext, losses,
+                       curtailed, shed_flexible=0.0) -> None:
+        """System balance and participant metering of ``steps`` (recorded voltages decide
+        what is energised); arguments as :func:`_balance_rows`, one row per step."""
         vm = self._arrays["bus_vm_pu"][steps]
         energised = {t: np.isfinite(vm[:, self._plant.element_positions(t)]).astype(float)
                      for t in p_mw}
@@ -225,7 +232,7 @@ class Recorder:
         stays at its value, nothing is curtailed or shed.
         """
         self._flush()
-        a, plant = self._arrays, rt.plant
+        a = self._arrays
         self.open_loop = True
         vm = flows["vm_pu"]
         k1 = k0 + vm.shape[0]
@@ -236,13 +243,8 @@ class Recorder:
         a["area_frequency_hz"][rows] = rt.frequency.area_f_hz
         a["area_net_export_mw"][rows] = rt.net_export_rows(flows)
         a["area_ace_mw"][rows] = [area.ace_mw for area in rt.areas]
-        energised = {t: np.isfinite(vm[:, plant.element_positions(t)]).astype(float)
-                     for t in plant.tables}
-        ext = np.nansum(flows["ext_grid_p_mw"], axis=1)
-        a["system_balance_mw"][rows] = _balance_rows(
-            p_mw, load_p_mw, None, energised, np.nansum(flows["gen_slack_p_mw"], axis=1), ext,
-            flows["losses_mw"], 0.0)
-        a["participant_p_mw"][rows] = self.meter.rows(p_mw, energised, ext, flows["losses_mw"])
+        self._write_balance(rows, p_mw, load_p_mw, None, np.nansum(flows["gen_slack_p_mw"], axis=1),
+                            np.nansum(flows["ext_grid_p_mw"], axis=1), flows["losses_mw"], 0.0)
         for k in np.flatnonzero(~flows["converged"]):
             self.nonconverged_powerflow(k0 + int(k), time_ms=(k0 + int(k)) * self._step_ms)
         self.steps_done = k1

@@ -24,14 +24,12 @@ def write_results(result, scenario, raw: bytes, sha256: str,
                   plots_done: Callable[[], None] | None = None) -> None:
     """Write summary, timeseries, events, plots, resolved scenario and provenance.
 
-    ``plots_done``: the plots were started already (:func:`start_plots`);
-    this waits for them before the summary is written.
+    ``plots_done``: waits for the plots the caller started with
+    :func:`start_plots` (None: no plots); called before the summary is
+    written.
     """
     out = Path(result.out_dir)
     (out / "timeseries").mkdir(parents=True, exist_ok=True)
-    if plots_done is None and scenario.outputs.plots:
-        frames = {name: result.frame(name) for name in result.frame_names}
-        plots_done = start_plots(frames, out / "plots", scenario.name)
     # two writers: Parquet encoding and compression release the GIL
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda name: write_parquet_atomic(out / "timeseries" / f"{name}.parquet",

@@ -167,11 +167,9 @@ def _load_simbench_cached(code: str) -> pandapower.pandapowerNet:
 
     file = cache_dir() / (f"simbench-{simbench.__version__}-pp{pandapower.__version__}-"
                           f"{code}.pickle")
-    try:
-        with open(file, "rb") as handle:
-            return pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        pass
+    net = _read_cache(file)
+    if net is not None:
+        return net
     net = _load_simbench(code)
     _write_cache(file, net)
     return net
@@ -210,11 +208,9 @@ def _load_file(path: str | os.PathLike | None) -> pandapower.pandapowerNet:
     # as a pickle keyed by the file's content and the pandapower version
     cached = cache_dir() / (f"file-{hashlib.sha256(content).hexdigest()[:24]}-"
                             f"pp{pandapower.__version__}.pickle")
-    try:
-        with open(cached, "rb") as handle:
-            return pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        pass
+    net = _read_cache(cached)
+    if net is not None:
+        return net
     try:
         net = pandapower.from_json(os.fspath(path))
     except Exception as err:  # noqa: BLE001 - any file: pandapower raises UserWarning, AttributeError ...
@@ -223,6 +219,15 @@ def _load_file(path: str | os.PathLike | None) -> pandapower.pandapowerNet:
         raise ValueError(f"grid.path: {os.fspath(path)!r} is not a pandapower JSON net with buses")
     _write_cache(cached, net)
     return net
+
+
+def _read_cache(file: Path) -> pandapower.pandapowerNet | None:
+    """The net pickled in ``file``, or None (missing, unreadable, or from other versions)."""
+    try:
+        with open(file, "rb") as handle:
+            return pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
 
 
 def _write_cache(file: Path, net: pandapower.pandapowerNet) -> None:

@@ -267,8 +267,7 @@ class PowerFlow:
             return 0
         v, sbus = v[:solved], sbus[:solved]
         rows = slice(first, first + solved)
-        v_bus = v.take(model.bus_ppci, axis=1) if model.all_buses_in_ppci else np.concatenate(
-            [v, np.full((solved, 1), complex(np.nan, np.nan))], axis=1).take(model.bus_ppci, axis=1)
+        v_bus = model.bus_voltages(v)
         out["vm_pu"][rows] = np.abs(v_bus)
         out["va_degree"][rows] = np.degrees(np.arctan2(v_bus.imag, v_bus.real))
         for name, value in model.branch_results(v, sbus).items():
@@ -420,10 +419,7 @@ class PowerFlow:
 
     def _write_fast_results(self, model: _Model, v: np.ndarray, sbus: np.ndarray) -> None:
         """Bus results now; branch and slack results when first read."""
-        if model.all_buses_in_ppci:
-            v_bus = v.take(model.bus_ppci)
-        else:  # index n_ppci marks de-energised buses
-            v_bus = np.append(v, complex(np.nan, np.nan)).take(model.bus_ppci)
+        v_bus = model.bus_voltages(v)
         self._v_bus = v_bus
         self.vm_pu = np.abs(v_bus)
         self.va_degree = np.degrees(np.arctan2(v_bus.imag, v_bus.real))  # as np.angle

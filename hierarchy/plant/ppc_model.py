@@ -239,6 +239,14 @@ class _Model:
         v = self.solver.get_V()
         return v if cmath.isfinite(v.sum()) else None  # a NaN or inf makes the sum non-finite
 
+    def bus_voltages(self, v: np.ndarray) -> np.ndarray:
+        """Complex voltage [pu] per row of the net's bus table (NaN where de-energised),
+        from ppci voltages ``(..., n_ppci)``."""
+        if self.all_buses_in_ppci:
+            return v.take(self.bus_ppci, axis=-1)
+        nan = np.full(v.shape[:-1] + (1,), _NAN_COMPLEX)  # index n_ppci marks de-energised buses
+        return np.concatenate([v, nan], axis=-1).take(self.bus_ppci, axis=-1)
+
     def branch_results(self, v: np.ndarray, sbus: np.ndarray) -> dict[str, Any]:
         """Element results of a solution, as pandapower's ``results_branch`` [1]_.
 
