@@ -39,6 +39,7 @@ class _MarketArea(AreaCoordinator):
 
     def __init__(self, area, groups, params, price_cap=3000.0):
         super().__init__(area, groups, params, price_cap)
+        self._groups_of_kind: dict[str, list[UnitGroupInfo]] = {}  # of _balancing_groups
         limits = SupportLimits.from_params(self.params)
         self.support = None if limits is None else GridSupport(limits)
 
@@ -64,15 +65,20 @@ class _MarketArea(AreaCoordinator):
         )
 
     def dispatch(self, state: AreaState) -> dict[str, np.ndarray]:
+        dispatchable = self._balancing_groups("dispatchable")
+        if not dispatchable:
+            return {}
         awards = state.awards.get(state.interval_start_ms(), {})
-        return {
-            group: dispatchable_setpoints(self.area, info, awards)
-            for group, info in self.groups.items()
-            if info.kind == "dispatchable" and info.takes_setpoints and awards
-        }
+        if not awards:
+            return {}
+        return {info.group: dispatchable_setpoints(self.area, info, awards) for info in dispatchable}
 
     def _balancing_groups(self, kind: str) -> list[UnitGroupInfo]:
-        return [g for g in self.groups.values() if g.kind == kind and g.takes_setpoints]
+        """The groups of ``kind`` that take setpoints (the groups are fixed at wiring)."""
+        if kind not in self._groups_of_kind:
+            self._groups_of_kind[kind] = [g for g in self.groups.values()
+                                          if g.kind == kind and g.takes_setpoints]
+        return self._groups_of_kind[kind]
 
 
 class NoCoordinator(_MarketArea):

@@ -79,10 +79,11 @@ class Runtime:
     frequency_step_ms: int = 100
     _export_cache: tuple = (-1, None)
     _meter_cache: tuple = (-1, None)
-    _grid_meter_cache: tuple = (-1, None)
     _readings_cache: tuple = (-1, None)
     _grid_meter_names: tuple = ((), ())
     _grid_meter_index: dict = field(default_factory=dict)  # area -> (bus, line positions)
+    #: group id -> (plant.inputs_version, p_avail_mw, q_base_mvar) of :meth:`observe`
+    _profile_inputs: dict = field(default_factory=dict)
 
     @property
     def area_index(self) -> dict[str, int]:
@@ -93,12 +94,17 @@ class Runtime:
         """The group's :class:`~unit_control.base.Observation` now (no link)."""
         from unit_control.base import Observation  # tiers are imported lazily
 
-        plant, n = self.plant, group.n_units
-        if group.table in plant.tables:
-            p_avail = plant.available_mw(group.table, group.positions)
-            q_base = plant.base_q_mvar(group.table, group.positions)
-        else:
-            p_avail, q_base = np.zeros(n), np.zeros(n)
+        plant = self.plant
+        version, p_avail, q_base = self._profile_inputs.get(group.id, (-1, None, None))
+        if version != plant.inputs_version:  # profile inputs change once per step
+            if group.table in plant.tables:
+                p_avail = plant.available_mw(group.table, group.positions)
+                q_base = plant.base_q_mvar(group.table, group.positions)
+            else:
+                p_avail, q_base = np.zeros(group.n_units), np.zeros(group.n_units)
+            p_avail.setflags(write=False)  # shared by the step's observations
+            q_base.setflags(write=False)
+            self._profile_inputs[group.id] = (plant.inputs_version, p_avail, q_base)
         return Observation(
             time_ms=time_ms, step_s=self.step_ms / 1000.0,
             vm_pu=plant.vm_pu[group.bus_positions], f_hz=self.frequency.bus_f_hz[group.bus_positions],
@@ -155,40 +161,32 @@ class Runtime:
 
     def _grid_meters(self) -> list[tuple]:
         """SCADA of every area: lowest and highest bus voltage [pu] and where, most
-        loaded line with an end in the area [%], which, and its flow [MW]."""
-        lo, hi, top = self._grid_meters_all()
-        pf, (bus_names, line_names) = self.plant.powerflow, self._grid_meter_names
-        vm_pu = np.append(pf.vm_pu, np.nan)  # position −1 (none energised) reads NaN
-        vm_lo_pu, vm_hi_pu = vm_pu[lo].tolist(), vm_pu[hi].tolist()
-        loading = np.append(np.asarray(pf.line_loading_percent, float), np.nan)[top].tolist()
-        ends_mw = np.abs(np.stack([np.append(pf.line_p_from_mw, np.nan)[top],
-                                   np.append(pf.line_p_to_mw, np.nan)[top]]))
-        flow_mw = np.nan_to_num(np.fmax(ends_mw[0], ends_mw[1]), nan=0.0).tolist()
-        meters = []
-        for a, (b_lo, b_hi, t) in enumerate(zip(lo.tolist(), hi.tolist(), top.tolist())):
-            out: list = [float("nan"), "", float("nan"), "", float("nan"), "", float("nan")]
-            if b_lo >= 0:
-                out[:4] = [vm_lo_pu[a], bus_names[b_lo], vm_hi_pu[a], bus_names[b_hi]]
-            if t >= 0:
-                out[4:] = [loading[a], line_names[t], flow_mw[a]]
-            meters.append(tuple(out))
-        return meters
+        loaded line with an end in the area [%], which, and its flow [MW].
 
-    def _grid_meters_all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per area: position of the lowest and highest bus voltage and of the most
-        loaded line (−1 where none is energised), vectorised and cached per solve."""
-        pf = self.plant.powerflow
-        if self._grid_meter_cache[0] == pf.n_solves:
-            return self._grid_meter_cache[1]
+        Vectorised over the areas on NaN-padded (areas, members) index tables;
+        computed once per solve by :meth:`_area_readings`.
+        """
         if not self._grid_meter_index:
             self._index_grid_meters()
+        pf, (bus_names, line_names) = self.plant.powerflow, self._grid_meter_names
         bus_idx, line_idx = self._grid_meter_index["bus"], self._grid_meter_index["line"]
-        vm = np.append(pf.vm_pu, np.nan)[bus_idx]  # (areas, buses), NaN padded
-        loading = np.append(np.asarray(pf.line_loading_percent, float), np.nan)[line_idx]
-        found = _nanargs(vm, bus_idx, np.fmin), _nanargs(vm, bus_idx, np.fmax), _nanargs(
-            loading, line_idx, np.fmax)
-        self._grid_meter_cache = (pf.n_solves, found)
-        return found
+        vm_pu = np.append(pf.vm_pu, np.nan)  # the padding position reads NaN
+        loading = np.append(np.asarray(pf.line_loading_percent, float), np.nan)
+        vm_areas = vm_pu[bus_idx]
+        lo, hi = _nanargs(vm_areas, bus_idx, np.fmin), _nanargs(vm_areas, bus_idx, np.fmax)
+        top = _nanargs(loading[line_idx], line_idx, np.fmax)
+        vm_lo_pu, vm_hi_pu, top_loading = vm_pu[lo].tolist(), vm_pu[hi].tolist(), loading[top].tolist()
+        if loading.size > 1:  # (top = −1 rows read the last line here; they are not used)
+            flow_mw = np.nan_to_num(np.fmax(np.abs(pf.line_p_from_mw[top]),
+                                            np.abs(pf.line_p_to_mw[top])), nan=0.0).tolist()
+        nan = float("nan")
+        meters = []
+        for a, (b_lo, b_hi, t) in enumerate(zip(lo.tolist(), hi.tolist(), top.tolist())):
+            bus_part = ((vm_lo_pu[a], bus_names[b_lo], vm_hi_pu[a], bus_names[b_hi]) if b_lo >= 0
+                        else (nan, "", nan, ""))  # −1: no energised bus
+            line_part = (top_loading[a], line_names[t], flow_mw[a]) if t >= 0 else (nan, "", nan)
+            meters.append(bus_part + line_part)
+        return meters
 
     def _index_grid_meters(self) -> None:
         net, n_areas = self.plant.net, len(self.areas)

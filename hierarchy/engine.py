@@ -152,19 +152,24 @@ class Engine:
         """Send unit status and meter readings up to the areas."""
         rt, now = self.rt, self._time_ms()
         link = rt.links[("unit", "area")]
-        capabilities = [group.policy.capability(rt.observe(group, now)) for group in rt.groups]
+        reports = []  # per group: its status quantities, one row each, all units
+        for group in rt.groups:
+            cap = group.policy.capability(rt.observe(group, now))
+            n = group.n_units
+            reports.append(np.stack([group.p_mw, group.q_mvar, _per_unit(cap.p_min_mw, n),
+                                     _per_unit(cap.p_max_mw, n), _per_unit(cap.energy_mwh, n)]))
+        messages = []
         for a, area in enumerate(rt.areas):
-            link.send(rt.measure_area(a, now), area.inbox)
-            for group, cap in zip(rt.groups, capabilities):
+            messages.append((rt.measure_area(a, now), area.inbox))
+            for group, report in zip(rt.groups, reports):
                 rows = group.by_area.get(a)
                 if rows is None:
                     continue
-                status = UnitStatus(
-                    group.id, area.id, group.area_unit_ids[a],
-                    group.p_mw[rows], group.q_mvar[rows], cap.p_min_mw[rows], cap.p_max_mw[rows],
-                    cap.energy_mwh[rows], now,
-                )
-                link.send(status, area.inbox)
+                block = report[:, rows]  # fancy indexing copies: each status owns its rows
+                block.setflags(write=False)
+                status = UnitStatus.of_owned(group.id, area.id, group.area_unit_ids[a], *block, now)
+                messages.append((status, area.inbox))
+        link.send_many(messages)
 
     # ---------------------------------------------------------------- areas
     def _area(self, area):
@@ -195,15 +200,19 @@ class Engine:
             if rows is None:
                 continue
             p_set = action.p_set_mw.get(group.id)
-            p_set = np.full(rows.size, np.nan) if p_set is None else np.asarray(p_set, float)
+            if p_set is not None:
+                p_set = np.asarray(p_set, float)
             cls = rt.customer_class.get(group.id, "default")
             if cls not in prices:
                 prices[cls] = area.state.price(cls)
             price = prices[cls]
-            key = p_set.tobytes() + struct.pack("d", price)
+            # what was sent last, by value (None: no setpoints, NaN for every unit)
+            key = (None if p_set is None else p_set.tobytes(), struct.pack("d", price))
             if area.last_sent.get(group.id) == key:
                 continue
             area.last_sent[group.id] = key
+            if p_set is None:
+                p_set = np.full(rows.size, np.nan)
             link.send(UnitSetpoint(group.id, area.id, p_set, self._time_ms(), price),
                       rt.unit_inbox[group.id])
 
@@ -211,11 +220,16 @@ class Engine:
         """Move what has arrived in the area's inbox into its state."""
         state = area.state
         state.time_ms = self._time_ms()
-        while area.inbox.items:
-            message = area.inbox.items.pop(0)
-            if isinstance(message, UnitStatus):
+        items = area.inbox.items
+        if not items:
+            return
+        arrived = items.copy()
+        items.clear()
+        for message in arrived:  # in the order they arrived
+            kind = type(message)  # exact type first: the common case, fast
+            if kind is UnitStatus or isinstance(message, UnitStatus):
                 state.units[message.group] = message
-            elif isinstance(message, AreaMeasurement):
+            elif kind is AreaMeasurement or isinstance(message, AreaMeasurement):
                 state.measurement = message
             elif isinstance(message, Award):
                 state.awards.setdefault(message.interval_start_ms, {})[message.participant] = message
@@ -346,3 +360,9 @@ class Engine:
 
     def _time_ms(self) -> int:
         return int(self.env.now)
+
+
+def _per_unit(values, n: int) -> np.ndarray:
+    """``values`` as float per unit (a policy may report a scalar for all)."""
+    array = np.asarray(values, dtype=float)
+    return array if array.shape == (n,) else np.broadcast_to(array, (n,))

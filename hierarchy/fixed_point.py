@@ -52,6 +52,8 @@ class FixedPoint:
         self._held: list = []
         #: groups whose observation is from an earlier iterate (their command was held)
         self._stale: set[int] = set()
+        #: per group, at the last :meth:`commands`: command minus output, P and Q
+        self._deltas: list[tuple[np.ndarray, np.ndarray]] = []
 
     def settle(self, k: int, now_ms: int) -> list:
         """Iterate unit controllers and power flow to a fixed point.
@@ -89,8 +91,7 @@ class FixedPoint:
                 rt.recorder.nonconverged_control(k, now_ms, restless)
                 break
             for i, (group, command) in enumerate(zip(rt.groups, commands)):
-                residual = np.concatenate([np.asarray(command.p_mw, float) - group.p_mw,
-                                           np.asarray(command.q_mvar, float) - group.q_mvar])
+                residual = np.concatenate(self._deltas[i])
                 relax[i] = _secant_relaxation(relax[i], last[i], residual)
                 last[i] = residual if iteration >= 1 else None
                 self._apply(group, command, relax[i], now_ms)
@@ -110,6 +111,7 @@ class FixedPoint:
         position the command asks for against what was last solved.
         """
         commands, moves = [], []
+        self._deltas = []
         now, groups = now_ms, self.rt.groups
         if len(self.observations) != len(groups):
             self.observations = [None] * len(groups)
@@ -135,7 +137,10 @@ class FixedPoint:
                 if self._held and getattr(type(group.policy).step, "voltage_blind", False):
                     self._held[i] = (command, energised)
             commands.append(command)
-            moves.append(_move(group, command))
+            delta = (np.asarray(command.p_mw, float) - group.p_mw,
+                     np.asarray(command.q_mvar, float) - group.q_mvar)
+            self._deltas.append(delta)
+            moves.append(_move(group, command, delta))
         return commands, moves
 
     def _apply(self, group, command, relax: float, now_ms: int) -> None:
@@ -152,13 +157,13 @@ class FixedPoint:
             self.rt.plant.set_output(group.table, group.positions, group.p_mw, group.q_mvar)
 
 
-def _move(group, command) -> float:
-    """Largest change of P, Q [pu of rating] or tap position ``command`` asks of ``group``."""
+def _move(group, command, delta: tuple[np.ndarray, np.ndarray]) -> float:
+    """Largest change of P, Q [pu of rating] or tap position ``command`` asks of ``group``,
+    ``delta`` being the command's P and Q minus the group's [MW], [Mvar]."""
     if not group.n_units:
         return 0.0
-    rating = np.maximum(group.rating_mw, 1e-9)
-    move = max(float((np.abs(command.p_mw - group.p_mw) / rating).max()),
-               float((np.abs(command.q_mvar - group.q_mvar) / rating).max()))
+    rating = group.rating_floor_mw
+    move = max(float((np.abs(delta[0]) / rating).max()), float((np.abs(delta[1]) / rating).max()))
     if command.tap_pos is not None and group.tap_pos is not None:
         move = max(move, float(np.abs(command.tap_pos - group.tap_pos).max()))
     return move

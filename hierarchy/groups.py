@@ -69,6 +69,8 @@ class UnitGroup:
         self.p_mw = np.zeros(n)
         self.q_mvar = np.zeros(n)
         self.connected = np.ones(n, dtype=bool)
+        #: rating per unit, at least 1e-9 MW: the divisor of per-unit moves [MW]
+        self.rating_floor_mw = np.maximum(self.rating_mw, 1e-9)
         self.by_area = {int(a): np.flatnonzero(self.area_of_unit == a) for a in np.unique(self.area_of_unit)}
         self.area_unit_ids = {a: tuple(self.unit_ids[r] for r in rows) for a, rows in self.by_area.items()}
 

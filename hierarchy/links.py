@@ -107,6 +107,22 @@ class Link:
         event.callbacks.append(lambda _event: self._deliver(batch))
         return True
 
+    def send_many(self, messages: list[tuple[Any, simpy.Store]]) -> None:
+        """Send each ``(message, inbox)`` pair in order, as :meth:`send` would."""
+        now = int(self.env.now)
+        if self.loss > 0.0 or self.trace is not None or now < self.down_until_ms or not messages:
+            for message, inbox in messages:
+                self.send(message, inbox)
+            return
+        self.stats.sent += len(messages)  # nothing can be lost or traced: one batch
+        if self._batch is not None and self._batch_due_ms == now + self.latency_ms:
+            self._batch.extend(messages)
+            return
+        first, *rest = messages
+        self.send(*first)
+        self.stats.sent -= 1  # counted above
+        self._batch.extend(rest)
+
     def outage(self, duration_ms: int) -> None:
         """Drop every message sent from now for ``duration_ms`` [ms]."""
         self.down_until_ms = max(self.down_until_ms, int(self.env.now) + int(duration_ms))

@@ -74,8 +74,30 @@ class UnitStatus:
     time_ms: int
 
     def __post_init__(self) -> None:
-        for name in ("p_mw", "q_mvar", "p_min_mw", "p_max_mw", "energy_mwh"):
+        for name in _STATUS_ARRAYS:
             object.__setattr__(self, name, _frozen_array(getattr(self, name)))
+
+    @classmethod
+    def of_owned(cls, group: str, area: str, unit_ids: tuple[str, ...], p_mw: np.ndarray,
+                 q_mvar: np.ndarray, p_min_mw: np.ndarray, p_max_mw: np.ndarray,
+                 energy_mwh: np.ndarray, time_ms: int) -> "UnitStatus":
+        """A status from float arrays the sender made for it and hands over.
+
+        The arrays are frozen in place instead of copied (the engine's hot
+        path, once per unit group, area and step); they must not be held
+        elsewhere.
+        """
+        status = object.__new__(cls)
+        arrays = (p_mw, q_mvar, p_min_mw, p_max_mw, energy_mwh)
+        for array in arrays:
+            if array.flags.writeable:  # (rows of one frozen block are frozen already)
+                array.setflags(write=False)
+        status.__dict__.update(zip(_STATUS_FIELDS, (group, area, unit_ids, *arrays, time_ms)))
+        return status
+
+
+_STATUS_ARRAYS = ("p_mw", "q_mvar", "p_min_mw", "p_max_mw", "energy_mwh")
+_STATUS_FIELDS = ("group", "area", "unit_ids", *_STATUS_ARRAYS, "time_ms")
 
 
 @dataclass(frozen=True)

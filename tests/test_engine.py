@@ -149,6 +149,72 @@ def test_total_loss_link_delivers_nothing():
     assert result.frame("area_schedule_mw")["north"].fillna(0).eq(0).all()
 
 
+def test_observation_follows_profile_rows_and_trips():
+    """Observed available power is the plant's, after every new profile row and every trip,
+    and the shared arrays cannot be written into."""
+    import pytest
+
+    from hierarchy.build import build
+    from hierarchy.scenario import load_scenario
+
+    data = quickstart_dict()
+    data["time"]["duration"] = "14h"
+    rt = build(load_scenario(data))
+    pv = next(g for g in rt.groups if g.id == "pv")
+    plant = rt.plant
+
+    def expected():
+        t = plant.tables["sgen"]
+        return t.base_p_mw[pv.positions] * t.in_service[pv.positions]
+
+    seen = []
+    for k in (36, 44, 52):  # 9:00, 11:00, 13:00
+        plant.begin_step(k)
+        first, again = rt.observe(pv, 0), rt.observe(pv, 0)
+        assert np.array_equal(first.p_avail_mw, expected()) and again.p_avail_mw is first.p_avail_mw
+        seen.append(first.p_avail_mw.copy())
+    assert not np.array_equal(seen[0], seen[2])  # the profile moved
+    assert expected()[0] > 0
+    plant.trip("sgen", int(pv.positions[0]))
+    after = rt.observe(pv, 0).p_avail_mw
+    assert after[0] == 0.0 and np.array_equal(after[1:], seen[2][1:])
+    with pytest.raises(ValueError, match="read-only"):
+        after[0] = 1.0
+
+
+def test_send_many_is_send_in_order():
+    """One call for many messages delivers, drops and counts exactly as one send each."""
+    import simpy
+
+    from hierarchy.links import Link
+
+    def deliveries(loss: float, many: bool, down: bool = False):
+        env = simpy.Environment()
+        link = Link(env, "unit->area", 1000, loss, np.random.default_rng(7))
+        inboxes = [simpy.Store(env) for _ in range(3)]
+        if down:
+            link.outage(1500)
+        for t in range(3):  # three instants, each batch shared with single sends around it
+            pairs = [(f"m{t}.{i}", inboxes[i % 3]) for i in range(7)]
+            if t:
+                link.send(f"first{t}", inboxes[1])
+            if many:
+                link.send_many(pairs)
+            else:
+                for message, inbox in pairs:
+                    link.send(message, inbox)
+            link.send(f"single{t}", inboxes[0])
+            env.run(until=env.now + 1000)
+        env.run(until=env.now + 2000)
+        return [list(box.items) for box in inboxes], vars(link.stats)
+
+    for loss, down in ((0.0, False), (0.3, False), (0.0, True)):
+        one_by_one, stats = deliveries(loss, many=False, down=down)
+        assert deliveries(loss, many=True, down=down) == (one_by_one, stats)
+        assert stats["sent"] == 26 and stats["delivered"] + stats["lost"] == 26
+    assert deliveries(0.3, many=False)[1]["lost"] > 0
+
+
 def test_same_seed_same_results(quickstart_run):
     """A second run of the same scenario and seed gives identical tables."""
     with warnings.catch_warnings():

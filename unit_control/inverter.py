@@ -93,9 +93,13 @@ class InverterPolicy(UnitPolicy):
 
     def _available_mw(self, obs: Observation) -> np.ndarray:
         """Available power capped by rating and the area setpoint [MW]."""
-        p_mw = np.asarray(obs.p_avail_mw, dtype=float).clip(0.0, self.rating_mw)
+        # np.minimum(np.maximum(...)) is what clip computes, with less call overhead
+        p_mw = np.minimum(np.maximum(np.asarray(obs.p_avail_mw, dtype=float), 0.0), self.rating_mw)
         p_set_mw = np.asarray(obs.p_set_mw, dtype=float)
-        return np.where(np.isfinite(p_set_mw), p_set_mw.clip(0.0, p_mw), p_mw)
+        has_set = np.isfinite(p_set_mw)
+        if not has_set.any():  # no setpoint (the common case of a renewable)
+            return p_mw
+        return np.where(has_set, np.minimum(np.maximum(p_set_mw, 0.0), p_mw), p_mw)
 
     @abc.abstractmethod
     def _pq(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +167,8 @@ class VoltVar(InverterPolicy):
 
     def _pq(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
         p_mw = self._available_mw(obs)
-        q_mvar = laws.volt_var_q_pu(obs.vm_pu, self.v_points_pu, self.q_points_pu) * self.rating_mw
+        # laws.volt_var_q_pu without its check of the points, done once in __init__
+        q_mvar = np.interp(obs.vm_pu, self.v_points_pu, self.q_points_pu) * self.rating_mw
         if self.priority == "reactive":
             return self._limit_p_to_rating(p_mw, q_mvar), q_mvar
         q_max_mvar = np.sqrt(np.maximum(self.rating_mw**2 - p_mw**2, 0.0))

@@ -72,6 +72,9 @@ class Plant:
         self.load_served = np.ones(len(net.load))
         self._load_p_buffer_mw = np.zeros(len(net.load))  # consumption as solved
         self._load_q_buffer_mvar = np.zeros(len(net.load))
+        #: changes whenever a profile value or an element's service changes (the
+        #: key of :meth:`available_mw` and :meth:`base_q_mvar` caches)
+        self.inputs_version = 0
         # an initial solve on the first profile row gives the controllers a
         # voltage to start from
         if profiles.time_ms.size:
@@ -81,6 +84,7 @@ class Plant:
     # ----------------------------------------------------------------- profiles
     def begin_step(self, k: int) -> None:
         """Load the profile row ``k`` as this step's base injections."""
+        self.inputs_version += 1
         rows = {
             "load": (self.profiles.load_p_mw, self.profiles.load_q_mvar),
             "sgen": (self.profiles.sgen_p_mw, None),
@@ -200,6 +204,7 @@ class Plant:
     # ----------------------------------------------------------------- events
     def add_load(self, position: int, delta_mw: float) -> None:
         """Change a load's demand persistently by ``delta_mw`` [MW] (consumption +)."""
+        self.inputs_version += 1
         t = self.tables["load"]
         t.offset_p_mw[position] += delta_mw
         t.base_p_mw[position] += delta_mw
@@ -207,6 +212,7 @@ class Plant:
 
     def trip(self, table: str, position: int) -> None:
         """Take an element out of service (its output goes to zero)."""
+        self.inputs_version += 1
         if table in self.tables:
             t = self.tables[table]
             t.in_service[position] = False
