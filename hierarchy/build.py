@@ -177,8 +177,8 @@ class Runtime:
         top = _nanargs(loading[line_idx], line_idx, np.fmax)
         vm_lo_pu, vm_hi_pu, top_loading = vm_pu[lo].tolist(), vm_pu[hi].tolist(), loading[top].tolist()
         if loading.size > 1:  # (top = −1 rows read the last line here; they are not used)
-            flow_mw = np.nan_to_num(np.fmax(np.abs(pf.line_p_from_mw[top]),
-                                            np.abs(pf.line_p_to_mw[top])), nan=0.0).tolist()
+            flow = np.fmax(np.abs(pf.line_p_from_mw[top]), np.abs(pf.line_p_to_mw[top]))
+            flow_mw = np.where(np.isnan(flow), 0.0, flow).tolist()
         nan = float("nan")
         meters = []
         for a, (b_lo, b_hi, t) in enumerate(zip(lo.tolist(), hi.tolist(), top.tolist())):

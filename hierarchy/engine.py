@@ -114,17 +114,22 @@ class Engine:
                 self.progress(200 if k % 200 == 199 else (k % 200) + 1)
 
     def _apply_unit_inboxes(self) -> None:
+        area_index = None
         for group in self.rt.groups:
-            inbox = self.rt.unit_inbox[group.id]
-            while inbox.items:
-                message: UnitSetpoint = inbox.items.pop(0)
-                rows = group.by_area[self.rt.area_index[message.area]]
-                # copy on write: observations hand these arrays out without copying
-                group.p_set_mw = group.p_set_mw.copy()
-                group.p_set_mw[rows] = message.p_mw
+            items = self.rt.unit_inbox[group.id].items
+            if not items:
+                continue
+            area_index = area_index or self.rt.area_index
+            # copy on write, once per step: observations hand these arrays out without copying
+            p_set_mw, price_per_mwh = group.p_set_mw.copy(), group.price_per_mwh.copy()
+            arrived = items.copy()
+            items.clear()
+            for message in arrived:  # in the order they arrived
+                rows = group.by_area[area_index[message.area]]
+                p_set_mw[rows] = message.p_mw
                 if not math.isnan(message.price_per_mwh):
-                    group.price_per_mwh = group.price_per_mwh.copy()
-                    group.price_per_mwh[rows] = message.price_per_mwh
+                    price_per_mwh[rows] = message.price_per_mwh
+            group.p_set_mw, group.price_per_mwh = p_set_mw, price_per_mwh
 
     def _settle(self, k: int) -> None:
         """Settle step ``k``: unit controllers and power flow to a fixed point."""

@@ -91,8 +91,15 @@ class FixedPoint:
                 rt.recorder.nonconverged_control(k, now_ms, restless)
                 break
             for i, (group, command) in enumerate(zip(rt.groups, commands)):
-                residual = np.concatenate(self._deltas[i])
-                relax[i] = _secant_relaxation(relax[i], last[i], residual)
+                d_p, d_q = self._deltas[i]
+                if iteration and command.tap_pos is None and not d_p.any() and not d_q.any():
+                    # nothing moves: the plant already holds it (applied since begin_step),
+                    # and a zero residual leaves the relaxation as it is
+                    last[i] = _ZERO
+                    continue
+                residual = np.concatenate((d_p, d_q))
+                if last[i] is not _ZERO:
+                    relax[i] = _secant_relaxation(relax[i], last[i], residual)
                 last[i] = residual if iteration >= 1 else None
                 self._apply(group, command, relax[i], now_ms)
             converged = rt.plant.solve()
@@ -155,6 +162,10 @@ class FixedPoint:
             group.tap_pos = taps
         if group.table in self.rt.plant.tables:
             self.rt.plant.set_output(group.table, group.positions, group.p_mw, group.q_mvar)
+
+
+#: the residual of a group that did not move at an iterate (see :meth:`FixedPoint.settle`)
+_ZERO = np.zeros(0)
 
 
 def _move(group, command, delta: tuple[np.ndarray, np.ndarray]) -> float:

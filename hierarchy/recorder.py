@@ -375,13 +375,18 @@ class Recorder:
             rows = interval_means(self.arrays["participant_p_mw"], self.steps_done, self._step_ms,
                                    self.market.starts_ms, self._interval_ms)
             done, metered, money = [], [], []
+            area_of: dict[str, str | None] = {}  # participant -> area, looked up once
             for i, mean_mw in rows:
                 actual = dict(zip(self.meter.names, mean_mw.tolist()))
                 awards = self.market.awards[i]
                 for name in awards:  # an award no meter knows of delivered nothing measurable
                     actual.setdefault(name, 0.0)
                 price = self.market.prices[i]
-                area_price = {n: price.get(self.meter.area_of(n), price.get("system", np.nan)) for n in actual}
+                for n in actual:
+                    if n not in area_of:
+                        area_of[n] = self.meter.area_of(n)
+                system = price.get("system", np.nan)
+                area_price = {n: price.get(area_of[n], system) for n in actual}
                 s = settle_dual(awards, actual, area_price, self._penalty, self._interval_ms / 3_600_000)
                 done.append(self.market.starts_ms[i])
                 metered.append(actual)

@@ -134,10 +134,11 @@ def _settlement(rt, interval_h: float) -> dict[str, Any]:
     participants = [c for c in money.columns if c not in accounts]
     awards = {start: award for start, award in zip(rt.recorder.market.starts_ms, rt.recorder.market.awards)}
     start = np.datetime64(rt.scenario.time.start, "ms")
-    deviation_mwh = 0.0
-    for time, row in metered.iterrows():
-        award = awards[int((np.datetime64(time, "ms") - start).astype(np.int64))]
-        deviation_mwh += sum(abs(mw - award.get(name, 0.0)) for name, mw in row.items()) * interval_h
+    # awards aligned with the metered table: one row per settled interval
+    starts_ms = (metered.index.to_numpy().astype("datetime64[ms]") - start).astype(np.int64)
+    awarded = np.array([[awards[int(t)].get(name, 0.0) for name in metered.columns] for t in starts_ms],
+                       dtype=float).reshape(metered.shape)
+    deviation_mwh = float(np.sum(np.abs(metered.to_numpy(dtype=float) - awarded))) * interval_h
     return {
         "intervals": len(money),
         "energy_account": float(money["energy_account"].sum()) if len(money) else 0.0,

@@ -126,7 +126,7 @@ def settle(
 
 
 def _price(price: PriceInput, name: str) -> float:
-    if isinstance(price, Mapping):
+    if type(price) is dict or isinstance(price, Mapping):  # (exact dict first: the fast check)
         if name not in price:
             raise ValueError(f"no price for participant {name!r}")
         return float(price[name])

@@ -204,6 +204,28 @@ def test_simbench_hourly_is_mean_of_four_rows(sb_net, sb_absolute):
     np.testing.assert_allclose(prof.sgen_p_mw.sum(0) * 1.0, raw.sum(0) * 0.25, rtol=1e-12)  # MWh
 
 
+def test_simbench_values_cached_on_disk_equal_simbench(sb_net, sb_absolute, tmp_path, monkeypatch):
+    """The profile values a later run reads from the disk cache equal simbench's own,
+    and a net with other profile values is not served the cached ones."""
+    from hierarchy.plant import profiles
+
+    monkeypatch.setenv("HIERGRID_CACHE", str(tmp_path))
+    monkeypatch.setattr(profiles, "_SIMBENCH_CACHE", {})
+    first = profiles.simbench_absolute_values(sb_net)  # computed, then written
+    assert len(list(tmp_path.glob("simbench-profiles-*.pkl"))) == 1
+    monkeypatch.setattr(profiles, "_SIMBENCH_CACHE", {})  # as in a new process
+    monkeypatch.setattr(simbench, "get_absolute_values", lambda *a, **k: pytest.fail("not cached"))
+    cached = profiles.simbench_absolute_values(sb_net)
+    assert cached is not first and set(cached) == set(sb_absolute)
+    for key, frame in sb_absolute.items():
+        pd.testing.assert_frame_equal(cached[key], frame)
+    other = copy.deepcopy(sb_net)
+    other.profiles["load"].iloc[0, 1] += 1.0
+    monkeypatch.setattr(profiles, "_SIMBENCH_CACHE", {})
+    with pytest.raises(pytest.fail.Exception, match="not cached"):
+        profiles.simbench_absolute_values(other)
+
+
 def test_simbench_unaligned_step_preserves_energy(sb_net, sb_absolute):
     prof = build_profiles(sb_net, "simbench", datetime(2016, 6, 1), 20 * 60_000, 72, seed=0)
     raw = sb_absolute[("load", "p_mw")].to_numpy()[JUNE_1_ROW:JUNE_1_ROW + 96]

@@ -24,6 +24,7 @@ import os
 import pickle
 import tempfile
 from collections.abc import Mapping
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -167,11 +168,11 @@ def _load_simbench_cached(code: str) -> pandapower.pandapowerNet:
 
     file = cache_dir() / (f"simbench-{simbench.__version__}-pp{pandapower.__version__}-"
                           f"{code}.pickle")
-    net = _read_cache(file)
+    net = read_cache(file)
     if net is not None:
         return net
     net = _load_simbench(code)
-    _write_cache(file, net)
+    write_cache(file, net)
     return net
 
 
@@ -208,7 +209,7 @@ def _load_file(path: str | os.PathLike | None) -> pandapower.pandapowerNet:
     # as a pickle keyed by the file's content and the pandapower version
     cached = cache_dir() / (f"file-{hashlib.sha256(content).hexdigest()[:24]}-"
                             f"pp{pandapower.__version__}.pickle")
-    net = _read_cache(cached)
+    net = read_cache(cached)
     if net is not None:
         return net
     try:
@@ -217,12 +218,13 @@ def _load_file(path: str | os.PathLike | None) -> pandapower.pandapowerNet:
         raise ValueError(f"grid.path: {os.fspath(path)!r} is not a pandapower JSON net: {err}") from err
     if not isinstance(net, pandapower.pandapowerNet) or "bus" not in net or net.bus.empty:
         raise ValueError(f"grid.path: {os.fspath(path)!r} is not a pandapower JSON net with buses")
-    _write_cache(cached, net)
+    write_cache(cached, net)
     return net
 
 
-def _read_cache(file: Path) -> pandapower.pandapowerNet | None:
-    """The net pickled in ``file``, or None (missing, unreadable, or from other versions)."""
+def read_cache(file: Path) -> Any:
+    """What is pickled in ``file`` (a net, profile values), or None (missing,
+    unreadable, or from other versions)."""
     try:
         with open(file, "rb") as handle:
             return pickle.load(handle)
@@ -230,8 +232,8 @@ def _read_cache(file: Path) -> pandapower.pandapowerNet | None:
         return None
 
 
-def _write_cache(file: Path, net: pandapower.pandapowerNet) -> None:
-    """Pickle ``net`` to ``file`` atomically; a read-only cache folder is no error."""
+def write_cache(file: Path, net: Any) -> None:
+    """Pickle ``net`` (or any value) to ``file`` atomically; a read-only cache folder is no error."""
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("wb", dir=file.parent, delete=False) as handle:

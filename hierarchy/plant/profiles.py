@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pandapower
 
+from hierarchy.plant.network import read_cache, write_cache, cache_dir
 from hierarchy.plant.synthetic import (
     SYNTHETIC_LATITUDE_DEG, clear_sky_fraction, load_shape, sgen_kinds, synthetic_series,
     wind_capacity_factor)
@@ -260,7 +261,12 @@ def simbench_absolute_values(net: pandapower.pandapowerNet) -> dict[tuple[str, s
     if key not in _SIMBENCH_CACHE:
         if len(_SIMBENCH_CACHE) >= _SIMBENCH_CACHE_SIZE:
             _SIMBENCH_CACHE.pop(next(iter(_SIMBENCH_CACHE)))
-        _SIMBENCH_CACHE[key] = simbench.get_absolute_values(net, profiles_instead_of_study_cases=True)
+        file = cache_dir() / f"simbench-profiles-{simbench.__version__}-{key}.pkl"
+        values = read_cache(file)  # (the key covers every input of the computation)
+        if not isinstance(values, dict):
+            values = simbench.get_absolute_values(net, profiles_instead_of_study_cases=True)
+            write_cache(file, values)
+        _SIMBENCH_CACHE[key] = values
     return _SIMBENCH_CACHE[key]
 
 
