@@ -88,13 +88,13 @@ class UnitStatus:
         nowhere else writeable.
         """
         status = object.__new__(cls)
-        status.__dict__.update(zip(_STATUS_FIELDS, (group, area, unit_ids, p_mw, q_mvar, p_min_mw,
-                                                    p_max_mw, energy_mwh, time_ms)))
+        object.__setattr__(status, "__dict__", {
+            "group": group, "area": area, "unit_ids": unit_ids, "p_mw": p_mw, "q_mvar": q_mvar,
+            "p_min_mw": p_min_mw, "p_max_mw": p_max_mw, "energy_mwh": energy_mwh, "time_ms": time_ms})
         return status
 
 
 _STATUS_ARRAYS = ("p_mw", "q_mvar", "p_min_mw", "p_max_mw", "energy_mwh")
-_STATUS_FIELDS = ("group", "area", "unit_ids", *_STATUS_ARRAYS, "time_ms")
 
 
 @dataclass(frozen=True)

@@ -182,6 +182,26 @@ def test_observation_follows_profile_rows_and_trips():
         after[0] = 1.0
 
 
+def test_unit_status_of_owned_equals_the_checked_constructor():
+    """The engine's fast status holds the same fields as the copying constructor, frozen."""
+    import dataclasses
+
+    import pytest
+
+    from hierarchy.messages import UnitStatus
+
+    rows = np.array([[1.0, 2.0], [0.1, -0.1], [0.0, -1.0], [3.0, 3.0], [np.nan, 0.5]])
+    rows.setflags(write=False)
+    fast = UnitStatus.of_owned("pv", "north", ("sgen/1", "sgen/2"), *rows, 900_000)
+    checked = UnitStatus("pv", "north", ("sgen/1", "sgen/2"), *rows.tolist(), 900_000)
+    for f in dataclasses.fields(UnitStatus):
+        np.testing.assert_array_equal(getattr(fast, f.name), getattr(checked, f.name))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.time_ms = 0
+    with pytest.raises(ValueError, match="read-only"):
+        fast.p_mw[0] = 5.0
+
+
 def test_send_many_is_send_in_order():
     """One call for many messages delivers, drops and counts exactly as one send each."""
     import simpy
