@@ -82,7 +82,7 @@ class Runtime:
     _readings_cache: tuple = (-1, None)
     _grid_meter_names: tuple = ((), ())
     _grid_meter_index: dict = field(default_factory=dict)  # area -> (bus, line positions)
-    #: group id -> (plant.inputs_version, p_avail_mw, q_base_mvar) of :meth:`observe`
+    #: group id -> (plant.inputs_version, p_avail_mw, q_base_mvar) of :meth:`profile_inputs`
     _profile_inputs: dict = field(default_factory=dict)
 
     @property
@@ -95,16 +95,7 @@ class Runtime:
         from unit_control.base import Observation  # tiers are imported lazily
 
         plant = self.plant
-        version, p_avail, q_base = self._profile_inputs.get(group.id, (-1, None, None))
-        if version != plant.inputs_version:  # profile inputs change once per step
-            if group.table in plant.tables:
-                p_avail = plant.available_mw(group.table, group.positions)
-                q_base = plant.base_q_mvar(group.table, group.positions)
-            else:
-                p_avail, q_base = np.zeros(group.n_units), np.zeros(group.n_units)
-            p_avail.setflags(write=False)  # shared by the step's observations
-            q_base.setflags(write=False)
-            self._profile_inputs[group.id] = (plant.inputs_version, p_avail, q_base)
+        p_avail, q_base = self.profile_inputs(group)
         return Observation(
             time_ms=time_ms, step_s=self.step_ms / 1000.0,
             vm_pu=plant.vm_pu[group.bus_positions], f_hz=self.frequency.bus_f_hz[group.bus_positions],
@@ -113,6 +104,26 @@ class Runtime:
             p_set_mw=group.p_set_mw, price_per_mwh=group.price_per_mwh,
             p_mw=group.p_mw, q_mvar=group.q_mvar,
         )
+
+    def profile_inputs(self, group) -> tuple[np.ndarray, np.ndarray]:
+        """The group's available power [MW] and profile reactive power [Mvar] this
+        step (``Observation.p_avail_mw``, ``q_base_mvar``), read-only.
+
+        Computed once per step and shared by the step's observations; a new
+        profile row, a load step or a trip (``Plant.inputs_version``) renews them.
+        """
+        plant = self.plant
+        version, p_avail, q_base = self._profile_inputs.get(group.id, (-1, None, None))
+        if version != plant.inputs_version:
+            if group.table in plant.tables:
+                p_avail = plant.available_mw(group.table, group.positions)
+                q_base = plant.base_q_mvar(group.table, group.positions)
+            else:
+                p_avail, q_base = np.zeros(group.n_units), np.zeros(group.n_units)
+            p_avail.setflags(write=False)
+            q_base.setflags(write=False)
+            self._profile_inputs[group.id] = (plant.inputs_version, p_avail, q_base)
+        return p_avail, q_base
 
     # ----------------------------------------------------------- measurement
     def net_export_mw(self) -> np.ndarray:
@@ -176,7 +187,8 @@ class Runtime:
         lo, hi = _nanargs(vm_areas, bus_idx, np.fmin), _nanargs(vm_areas, bus_idx, np.fmax)
         top = _nanargs(loading[line_idx], line_idx, np.fmax)
         vm_lo_pu, vm_hi_pu, top_loading = vm_pu[lo].tolist(), vm_pu[hi].tolist(), loading[top].tolist()
-        if loading.size > 1:  # (top = −1 rows read the last line here; they are not used)
+        flow_mw: list = []  # (rows with top = −1 read the last line here: not used)
+        if loading.size > 1:
             flow = np.fmax(np.abs(pf.line_p_from_mw[top]), np.abs(pf.line_p_to_mw[top]))
             flow_mw = np.where(np.isnan(flow), 0.0, flow).tolist()
         nan = float("nan")

@@ -62,6 +62,7 @@ class Engine:
         self.env: simpy.Environment = rt.env
         self.progress = progress
         self.step_index = 0
+        self._area_index = rt.area_index  # area id -> index (the areas are fixed)
         self._settled_commands = None
         self.fixed_point = FixedPoint(rt)
         self._frequency_wake: simpy.Event | None = None
@@ -114,18 +115,16 @@ class Engine:
                 self.progress(200 if k % 200 == 199 else (k % 200) + 1)
 
     def _apply_unit_inboxes(self) -> None:
-        area_index = None
         for group in self.rt.groups:
             items = self.rt.unit_inbox[group.id].items
             if not items:
                 continue
-            area_index = area_index or self.rt.area_index
             # copy on write, once per step: observations hand these arrays out without copying
             p_set_mw, price_per_mwh = group.p_set_mw.copy(), group.price_per_mwh.copy()
             arrived = items.copy()
             items.clear()
             for message in arrived:  # in the order they arrived
-                rows = group.by_area[area_index[message.area]]
+                rows = group.by_area[self._area_index[message.area]]
                 p_set_mw[rows] = message.p_mw
                 if not math.isnan(message.price_per_mwh):
                     price_per_mwh[rows] = message.price_per_mwh

@@ -124,8 +124,8 @@ class FixedPoint:
             self.observations = [None] * len(groups)
         for i, group in enumerate(groups):
             held = self._held[i] if self._held else None
-            if held is not None and (
-                    np.isfinite(self.rt.plant.vm_pu[group.bus_positions]) == held[1]).all():
+            if held is not None and np.array_equal(
+                    np.isfinite(self.rt.plant.vm_pu[group.bus_positions]), held[1]):
                 command = held[0]  # a policy blind to voltage: same inputs, same command
                 self._stale.add(i)
             else:

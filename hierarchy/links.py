@@ -97,31 +97,28 @@ class Link:
             if self.trace is not None:
                 self.trace.append(TraceRecord(now, "lost", self.name, type(message).__name__))
             return False
-        due_ms = now + self.latency_ms
-        if self._batch is not None and self._batch_due_ms == due_ms:
-            self._batch.append((message, inbox))  # same instant: one delivery event for all
-            return True
-        batch = [(message, inbox)]
-        self._batch, self._batch_due_ms = batch, due_ms
-        event = tick(self.env, self.latency_ms, Order.DELIVERY)
-        event.callbacks.append(lambda _event: self._deliver(batch))
+        self._batch_due_now().append((message, inbox))
         return True
 
     def send_many(self, messages: list[tuple[Any, simpy.Store]]) -> None:
         """Send each ``(message, inbox)`` pair in order, as :meth:`send` would."""
-        now = int(self.env.now)
-        if self.loss > 0.0 or self.trace is not None or now < self.down_until_ms or not messages:
+        if self.loss > 0.0 or self.trace is not None or int(self.env.now) < self.down_until_ms:
             for message, inbox in messages:
                 self.send(message, inbox)
             return
         self.stats.sent += len(messages)  # nothing can be lost or traced: one batch
-        if self._batch is not None and self._batch_due_ms == now + self.latency_ms:
-            self._batch.extend(messages)
-            return
-        first, *rest = messages
-        self.send(*first)
-        self.stats.sent -= 1  # counted above
-        self._batch.extend(rest)
+        if messages:
+            self._batch_due_now().extend(messages)
+
+    def _batch_due_now(self) -> list[tuple[Any, simpy.Store]]:
+        """The batch of messages sent now: one delivery event carries them all."""
+        due_ms = int(self.env.now) + self.latency_ms
+        if self._batch is None or self._batch_due_ms != due_ms:
+            batch: list[tuple[Any, simpy.Store]] = []
+            self._batch, self._batch_due_ms = batch, due_ms
+            event = tick(self.env, self.latency_ms, Order.DELIVERY)
+            event.callbacks.append(lambda _event: self._deliver(batch))
+        return self._batch
 
     def outage(self, duration_ms: int) -> None:
         """Drop every message sent from now for ``duration_ms`` [ms]."""

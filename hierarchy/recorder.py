@@ -137,13 +137,13 @@ class Recorder:
             a["area_schedule_mw"][k] = schedule
         curtailed = 0.0
         for g in self._renewables:
-            curtailed += float(np.sum(plant.available_mw(g.table, g.positions) - g.p_mw))
+            curtailed += float(np.sum(rt.profile_inputs(g)[0] - g.p_mw))
         shed_flexible = self._shed_mw(rt, k, {"load": plant.energised("load")}) if (
             self._flexible_loads) else 0.0
         self._pending.append((
             k, {t: plant.tables[t].p_mw.copy() for t in plant.tables}, plant.load_p_mw,
-            plant.load_shed_mw, _nansum(pf.gen_slack_p_mw), _nansum(pf.ext_grid_p_mw),
-            float(pf.losses_mw), curtailed, shed_flexible))
+            plant.load_shed_mw, float(np.nansum(pf.gen_slack_p_mw)),
+            float(np.nansum(pf.ext_grid_p_mw)), float(pf.losses_mw), curtailed, shed_flexible))
         if len(self._pending) >= _FLUSH_STEPS:
             self._flush()
         self.steps_done = k + 1
@@ -516,8 +516,3 @@ def _meter_plan(rt, area_ids: list) -> _MeterPlan:
     upstream_area = area_ids[int(np.argmax(ext[:, 0]))] if ext.size else None
     return _MeterPlan(names, owner, col("upstream"), col("losses"), upstream_area)
 
-
-def _nansum(values: np.ndarray) -> float:
-    """``np.nansum`` of a small array, as a float, without its wrapper's overhead."""
-    values = np.asarray(values, dtype=float)
-    return float(np.sum(np.where(np.isnan(values), 0.0, values)))

@@ -24,8 +24,8 @@ import os
 import pickle
 import tempfile
 from collections.abc import Mapping
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -73,7 +73,7 @@ class Plant:
         self._load_p_buffer_mw = np.zeros(len(net.load))  # consumption as solved
         self._load_q_buffer_mvar = np.zeros(len(net.load))
         #: changes whenever a profile value or an element's service changes (the
-        #: key of :meth:`available_mw` and :meth:`base_q_mvar` caches)
+        #: key under which ``Runtime.profile_inputs`` keeps :meth:`available_mw`)
         self.inputs_version = 0
         # an initial solve on the first profile row gives the controllers a
         # voltage to start from

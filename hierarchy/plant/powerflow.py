@@ -188,7 +188,7 @@ class PowerFlow:
         parts = zip(self._spans, (load_p_mw, sgen_p_mw, storage_p_mw, gen_p_mw),
                     (load_q_mvar, sgen_q_mvar, storage_q_mvar, None))
         for (table, start, stop, shape), p, q in parts:
-            if _shape(p) != shape or (q is not None and _shape(q) != shape):
+            if np.shape(p) != shape or (q is not None and np.shape(q) != shape):
                 raise ValueError(f"{table} arrays need shape {shape}, got {np.shape(p)}, "
                                  f"{np.shape(q)}")
             p_mw[start:stop] = p
@@ -491,8 +491,3 @@ class PowerFlow:
             setattr(self, name, np.full(len(self._net[table]), np.nan))
         self.losses_mw = np.nan
         self._v_bus = np.full(len(self._net.bus), np.nan, dtype=complex)
-
-
-def _shape(values: Any) -> tuple[int, ...]:
-    """``np.shape``, without its dispatch for the arrays the engine passes."""
-    return values.shape if type(values) is np.ndarray else np.shape(values)

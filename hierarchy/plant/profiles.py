@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pandapower
 
-from hierarchy.plant.network import read_cache, write_cache, cache_dir
+from hierarchy.plant.network import cache_dir, read_cache, write_cache
 from hierarchy.plant.synthetic import (
     SYNTHETIC_LATITUDE_DEG, clear_sky_fraction, load_shape, sgen_kinds, synthetic_series,
     wind_capacity_factor)
