@@ -75,6 +75,7 @@ class Runtime:
     gate_closure_ms: int
     control_tol: float
     control_max_iter: int
+    control_method: str
     frequency: Any = None  # GridFrequency: island frequencies (hierarchy.plant.frequency_coupling)
     frequency_step_ms: int = 100
     _export_cache: tuple = (-1, None)
@@ -358,6 +359,7 @@ def build(scenario: Scenario, trace: bool = False):
         f0_hz=grid.f0_hz, step_ms=time.step, n_steps=n_steps, duration_ms=n_steps * time.step,
         interval_ms=interval_ms, gate_closure_ms=scenario.market.gate_closure,
         control_tol=scenario.control.tol, control_max_iter=scenario.control.max_iter,
+        control_method=scenario.control.method,
     )
     from hierarchy.plant.frequency_coupling import GridFrequency
 

@@ -377,6 +377,9 @@ class ControlConfig(Config):
 
     tol: FiniteFloat = Field(1e-4, gt=0, description="largest setpoint change [pu of rating]")
     max_iter: StrictInt = Field(10, ge=1)
+    method: Literal["newton", "relaxation"] = Field(
+        "newton", description="newton: Newton's method for voltage-local policies (volt-var, "
+        "volt-watt), relaxation for the others; relaxation: relaxation for all")
 
 
 class FrequencyConfig(Config):

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Observation", "Command", "Capability", "UnitPolicy", "voltage_blind"]
+__all__ = ["Observation", "Command", "Capability", "UnitPolicy", "voltage_blind", "voltage_local"]
 
 
 @dataclass
@@ -127,6 +127,24 @@ def voltage_blind(step):
     itself.
     """
     step.voltage_blind = True
+    return step
+
+
+def voltage_local(step):
+    """Mark a policy's ``step`` as answering each unit's own voltage only.
+
+    A step so marked gives each unit ``i`` a command that, within a
+    physics step, depends on the grid only through ``obs.vm_pu[i]`` (its
+    own bus voltage) and not on the iterate's own output (``obs.p_mw``,
+    ``obs.q_mvar``): volt-var and volt-watt laws are such. The engine then
+    settles the step by Newton's method instead of relaxation: it measures
+    each unit's slope dP/dV, dQ/dV between successive evaluations and
+    combines them with the grid's voltage sensitivities, which usually
+    settles a step in one power flow fewer. A policy marked
+    :func:`voltage_blind` is local too. A subclass that overrides ``step``
+    is not marked unless it says so itself.
+    """
+    step.voltage_local = True
     return step
 
 

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from unit_control import laws
-from unit_control.base import Capability, Command, Observation, UnitPolicy
+from unit_control.base import Capability, Command, Observation, UnitPolicy, voltage_local
 from unit_control.ride_through import RideThrough
 
 __all__ = ["InverterPolicy", "VoltVar", "VoltWatt", "FreqWatt", "ConstPF", "Curtail"]
@@ -67,7 +67,10 @@ def _curve(value: Any, named: Mapping[str, tuple], keys: tuple[str, str], n_poin
 class InverterPolicy(UnitPolicy):
     """Shared part of the inverter policies (a base to subclass, not registered).
 
-    Subclasses implement :meth:`_pq` (P and Q before ride-through).
+    Subclasses implement :meth:`_pq` (P and Q before ride-through); its
+    unit ``i`` may read the grid only through ``obs.vm_pu[i]`` and
+    ``obs.f_hz[i]``, as :func:`~unit_control.base.voltage_local` (which marks
+    :meth:`step`) says.
     Parameters common to all: ``rating_mw`` (None: the element's sn_mva,
     filled in by the engine), ``h_s`` (virtual inertia [s], default 0),
     ``ride_through`` (None, or settings of
@@ -105,6 +108,7 @@ class InverterPolicy(UnitPolicy):
     def _pq(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
         """P [MW] and Q [Mvar] of the group before ride-through."""
 
+    @voltage_local
     def step(self, obs: Observation) -> Command:
         """P and Q of the group [MW], [Mvar]; zero where tripped."""
         p_mw, q_mvar = self._pq(obs)

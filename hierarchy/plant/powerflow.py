@@ -156,6 +156,8 @@ class PowerFlow:
         self._gen_weight: np.ndarray | None = None  # distributed slack (set_slack_weights)
         self.gen_slack_p_mw = np.zeros(self._n_rows["gen"])
         self._v_last: np.ndarray | None = None  # ppci voltages of the last solve on _model
+        #: counts the network models (topology, taps) taken up by solves
+        self.n_model_changes = 0
         self.n_solves = 0
         self.n_fallbacks = 0
         self.n_iterations = 0
@@ -384,7 +386,25 @@ class PowerFlow:
                 self._models.popitem(last=False)
         self._model = self._models[key]
         self._v_last = None
+        self.n_model_changes += 1
         return self._model
+
+    def voltage_sensitivity(self, bus_positions: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """How bus voltages answer injections, at the last solution.
+
+        Returns ``(dv_dp, dv_dq)``: row ``i``, column ``j`` is the change of
+        |V| [pu] at the net's bus ``bus_positions[i]`` per MW (Mvar) injected
+        at ``bus_positions[j]``, from the power flow's Jacobian
+        (:meth:`~hierarchy.plant.ppc_model._Model.voltage_sensitivity`).
+        None where it is not known: no solution by the fast path, or a slack
+        shared among generators. :attr:`n_model_changes` tells when the
+        network model (topology, taps) it belongs to was replaced.
+        """
+        model = self._model
+        if model is None or self._v_last is None or model.islands is not None:
+            return None
+        dv_dp, dv_dq = model.voltage_sensitivity(self._v_last, model.bus_ppci[bus_positions])
+        return dv_dp / model.base_mva, dv_dq / model.base_mva
 
     def _warm_start(self, model: _Model, sbus: np.ndarray) -> np.ndarray:
         if self._v_last is not None:

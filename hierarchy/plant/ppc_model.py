@@ -40,6 +40,7 @@ from pandapower.pd2ppc import _pd2ppc
 from pandapower.pf.ppci_variables import _get_pf_variables_from_ppci
 from pandapower.pypower.idx_brch import (
     BR_R, BR_R_ASYM, BR_STATUS, BR_X, BR_X_ASYM, F_BUS, SHIFT, T_BUS, TAP)
+from pandapower.pypower.dSbus_dV import dSbus_dV
 from pandapower.pypower.idx_bus import BASE_KV, GS
 from pandapower.pypower.makeBdc import makeBdc
 from pandapower.pypower.makeSbus import makeSbus
@@ -215,6 +216,39 @@ class _Model:
             v[self.pv] = self._vm_set_pv * np.exp(1j * np.arctan2(v_pv.imag, v_pv.real))
         v[self.ref] = self._v_set_ref
         return v
+
+    def voltage_sensitivity(self, v: np.ndarray, buses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """∂|V|/∂P and ∂|V|/∂Q [pu/pu] among ``buses`` at the solution ``v``.
+
+        Row ``i``, column ``j``: how much the voltage magnitude of ``buses[i]``
+        moves per unit of active (reactive) power injected at ``buses[j]``,
+        from the power flow's Jacobian at ``v`` (the linearised Newton step
+        ``J·[Δθ; Δ|V|] = [ΔP; ΔQ]``). Slack buses hold their voltage and take
+        any injection; PV buses hold |V| and take reactive power; a bus
+        ``n_ppci`` (de-energised) neither moves nor is moved: those rows and
+        columns are zero.
+        """
+        dvm_dsbus, dva_dsbus = dSbus_dV(self.ybus, v)
+        pvpq, pq = self.pvpq, self.pq.astype(np.int64)
+        jac = sparse.vstack([
+            sparse.hstack([dva_dsbus[pvpq][:, pvpq].real, dvm_dsbus[pvpq][:, pq].real]),
+            sparse.hstack([dva_dsbus[pq][:, pvpq].imag, dvm_dsbus[pq][:, pq].imag]),
+        ], format="csc")
+        n = buses.size
+        row_p = np.full(self.n_ppci + 1, -1)  # ppci bus -> its P equation (-1: none)
+        row_p[pvpq] = np.arange(pvpq.size)
+        row_q = np.full(self.n_ppci + 1, -1)  # ppci bus -> its Q equation and |V| unknown
+        row_q[pq] = pvpq.size + np.arange(pq.size)
+        rhs = np.zeros((jac.shape[0], 2 * n))
+        for column, rows in enumerate((row_p[buses], row_q[buses])):
+            has = rows >= 0
+            rhs[rows[has], column * n + np.flatnonzero(has)] = 1.0
+        dx = splu(jac).solve(rhs) if jac.shape[0] else rhs
+        vm_rows = row_q[buses]
+        out = np.zeros((n, 2 * n))
+        has = vm_rows >= 0
+        out[has] = dx[vm_rows[has]]
+        return out[:, :n], out[:, n:]
 
     def newton(self, sbus: np.ndarray, v0: np.ndarray) -> np.ndarray | None:
         """Newton-Raphson from ``v0``; the complex voltages [pu] or None.
