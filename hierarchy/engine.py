@@ -156,22 +156,24 @@ class Engine:
         """Send unit status and meter readings up to the areas."""
         rt, now = self.rt, self._time_ms()
         link = rt.links[("unit", "area")]
-        reports = []  # per group: its status quantities, one row each, all units
+        reports = []  # per group: its status quantities, units area by area
         for group in rt.groups:
             cap = group.policy.capability(rt.observe(group, now))
             n = group.n_units
-            reports.append(np.stack([group.p_mw, group.q_mvar, _per_unit(cap.p_min_mw, n),
-                                     _per_unit(cap.p_max_mw, n), _per_unit(cap.energy_mwh, n)]))
+            report = np.stack([group.p_mw, group.q_mvar, _per_unit(cap.p_min_mw, n),
+                               _per_unit(cap.p_max_mw, n), _per_unit(cap.energy_mwh, n)])
+            report = report.take(group.area_order, axis=1)  # a copy the statuses own
+            report.setflags(write=False)
+            reports.append(tuple(report))  # its five rows; each status gets slices of them
         messages = []
         for a, area in enumerate(rt.areas):
             messages.append((rt.measure_area(a, now), area.inbox))
-            for group, report in zip(rt.groups, reports):
-                rows = group.by_area.get(a)
-                if rows is None:
+            for group, (p, q, p_min, p_max, energy) in zip(rt.groups, reports):
+                span = group.area_span.get(a)
+                if span is None:
                     continue
-                block = report[:, rows]  # fancy indexing copies: each status owns its rows
-                block.setflags(write=False)
-                status = UnitStatus.of_owned(group.id, area.id, group.area_unit_ids[a], *block, now)
+                status = UnitStatus.of_owned(group.id, area.id, group.area_unit_ids[a], p[span],
+                                             q[span], p_min[span], p_max[span], energy[span], now)
                 messages.append((status, area.inbox))
         link.send_many(messages)
 

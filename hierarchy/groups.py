@@ -73,6 +73,12 @@ class UnitGroup:
         self.rating_floor_mw = np.maximum(self.rating_mw, 1e-9)
         self.by_area = {int(a): np.flatnonzero(self.area_of_unit == a) for a in np.unique(self.area_of_unit)}
         self.area_unit_ids = {a: tuple(self.unit_ids[r] for r in rows) for a, rows in self.by_area.items()}
+        #: the units ordered area by area (each area's in ``by_area`` order), and where
+        #: each area's run lies in that order: ``by_area[a] == area_order[area_span[a]]``
+        self.area_order = np.argsort(self.area_of_unit, kind="stable")
+        bounds = np.cumsum([0] + [rows.size for rows in self.by_area.values()])
+        self.area_span = {a: slice(int(start), int(stop))
+                          for a, start, stop in zip(self.by_area, bounds[:-1], bounds[1:])}
 
     @property
     def n_units(self) -> int:
