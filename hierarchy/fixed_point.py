@@ -194,7 +194,8 @@ class _Newton:
     dP/dV, dQ/dV, ``W`` the grid's sensitivities ∂|V|/∂P, ∂|V|/∂Q between
     the units' buses (:meth:`PowerFlow.voltage_sensitivity`, from the power
     flow's Jacobian; computed again when the network model changes and
-    every :data:`REFRESH_STEPS` steps). From the residual ``r = G(x) − x``
+    every :data:`REFRESH_STEPS` steps). ``W`` is dense: with more than
+    :data:`MAX_BUSES` buses under units, relaxation is used instead. From the residual ``r = G(x) − x``
     of every group, Newton's step moves the local groups by ``r + S·v`` and
     the others by ``r``, where ``v`` is the voltage change that causes:
     ``v = W·r + W·S·v``.
@@ -211,6 +212,9 @@ class _Newton:
 
     #: steps after which the sensitivities are computed again at the current solution
     REFRESH_STEPS = 2880
+    #: most buses with units for Newton: its sensitivities are dense (n × 2n), so its
+    #: cost grows with n²; beyond this, relaxation is cheaper per step
+    MAX_BUSES = 300
 
     @classmethod
     def of(cls, rt) -> "_Newton | None":
@@ -219,7 +223,8 @@ class _Newton:
         local = [i for i, g in enumerate(rt.groups)
                  if getattr(type(g.policy).step, "voltage_local", False) and g.n_units
                  and g.table in rt.plant.tables]
-        return cls(rt, local) if local else None
+        buses = {int(b) for g in rt.groups if g.table in rt.plant.tables for b in g.bus_positions}
+        return cls(rt, local) if local and len(buses) <= cls.MAX_BUSES else None
 
     def __init__(self, rt, local: list[int]) -> None:
         self.rt = rt

@@ -170,3 +170,19 @@ def test_a_policy_that_breaks_its_locality_promise_still_settles(tmp_path, monke
     rating = runs["newton"].runtime.groups[0].rating_mw
     difference = (runs["newton"].frame("unit_q_mvar") - runs["relaxation"].frame("unit_q_mvar")).abs()
     assert (difference.to_numpy() / rating).max() <= 2 * runs["newton"].runtime.control_tol
+
+
+def test_many_buses_under_units_settle_by_relaxation(monkeypatch):
+    """Newton's sensitivities are dense: past MAX_BUSES buses under units, relaxation is used."""
+    from hierarchy.build import build
+    from hierarchy.engine import Engine
+    from hierarchy.fixed_point import _Newton
+    from hierarchy.scenario import load_scenario
+    from tests.conftest import quickstart_dict
+
+    data = quickstart_dict()  # volt-var on the CIGRE feeder's PV units
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert Engine(build(load_scenario(data))).fixed_point.newton is not None
+        monkeypatch.setattr(_Newton, "MAX_BUSES", 3)
+        assert Engine(build(load_scenario(data))).fixed_point.newton is None
