@@ -194,11 +194,11 @@ class _Newton:
     dP/dV, dQ/dV, ``W`` the grid's sensitivities ∂|V|/∂P, ∂|V|/∂Q between
     the units' buses (:meth:`PowerFlow.voltage_sensitivity`, from the power
     flow's Jacobian; computed again when the network model changes and
-    every :data:`REFRESH_STEPS` steps). ``W`` is dense: with more than
-    :data:`MAX_BUSES` buses under units, relaxation is used instead. From the residual ``r = G(x) − x``
-    of every group, Newton's step moves the local groups by ``r + S·v`` and
-    the others by ``r``, where ``v`` is the voltage change that causes:
-    ``v = W·r + W·S·v``.
+    every :data:`REFRESH_STEPS` settled steps). From the residual
+    ``r = G(x) − x`` of every group, Newton's step moves the local groups by
+    ``r + S·v`` and the others by ``r``, where ``v`` is the voltage change
+    that causes: ``v = W·r + W·S·v``. ``W`` is dense: with more than
+    :data:`MAX_BUSES` buses under units, relaxation is used instead.
 
     The slopes are secants over the step itself: each local policy is
     evaluated once more at the voltages the step is expected to reach,
@@ -223,8 +223,10 @@ class _Newton:
         local = [i for i, g in enumerate(rt.groups)
                  if getattr(type(g.policy).step, "voltage_local", False) and g.n_units
                  and g.table in rt.plant.tables]
-        buses = {int(b) for g in rt.groups if g.table in rt.plant.tables for b in g.bus_positions}
-        return cls(rt, local) if local and len(buses) <= cls.MAX_BUSES else None
+        if not local:
+            return None
+        newton = cls(rt, local)
+        return newton if newton.buses.size <= cls.MAX_BUSES else None
 
     def __init__(self, rt, local: list[int]) -> None:
         self.rt = rt
@@ -242,7 +244,7 @@ class _Newton:
         self._local_stacked = np.concatenate([self._stacked_bus[i] for i in local])
         #: per local group: its units' slopes dP/dV [MW/pu] (row 0) and dQ/dV [Mvar/pu] (row 1)
         self.slopes = {i: np.zeros((2, rt.groups[i].n_units)) for i in local}
-        self._sensitivity: tuple | None = None  # (model changes, step, [dv_dp, dv_dq] or None)
+        self._sensitivity: tuple | None = None  # (model changes, settle count, [dv_dp, dv_dq])
         #: per bus: the voltage change with the units' answer over the one without, last time
         self._answer = np.ones(n)
         self._steps = 0
@@ -250,6 +252,7 @@ class _Newton:
         self._on = True
 
     def begin_step(self) -> None:
+        """A new settle (a physics step, or a re-solve after an event) begins."""
         self._last_move, self._on = None, True
         self._steps += 1
 
@@ -314,21 +317,23 @@ class _Newton:
         self.slopes[i] = slopes
 
     def _sensitivities(self) -> np.ndarray | None:
-        """``[∂|V|/∂P, ∂|V|/∂Q]`` among :attr:`buses` (n × 2n), kept for the network model."""
+        """``[∂|V|/∂P, ∂|V|/∂Q]`` among :attr:`buses` (n × 2n), kept for the network model;
+        None while the power flow cannot give them (asked again at the next iterate)."""
         pf = self.rt.plant.powerflow
         cached = self._sensitivity
         if (cached is None or cached[0] != pf.n_model_changes
                 or self._steps - cached[1] >= self.REFRESH_STEPS):
             found = pf.voltage_sensitivity(self.buses)
-            if found is not None:
-                found = np.hstack(found)
-            self._sensitivity = cached = (pf.n_model_changes, self._steps, found)
+            if found is None:  # no fast-path solution now (a failed solve), or a shared slack
+                return None
+            self._sensitivity = cached = (pf.n_model_changes, self._steps, np.hstack(found))
         return cached[2]
 
 
 #: change of voltage [pu] at which :func:`_solve_voltage` stops iterating (what
-#: remains is smaller still: each change at most half the one before); at the
-#: steepest IEEE 1547 volt-var slope (0.44 pu / 0.04 pu) a command error of 1e-5 pu
+#: remains is smaller still: each change at most half the one before); at a slope
+#: of 10 pu of rating per pu of voltage (Table 8's category B curve: 7.3) a command
+#: error of 1e-5 pu, a tenth of ``control.tol``'s default
 _SERIES_TOL_PU = 1e-6
 
 
