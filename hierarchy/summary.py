@@ -81,7 +81,8 @@ def summarize(rt, wall_s: float, complete: bool, v_band_pu=(0.95, 1.05)) -> dict
             "late_orders": rec.late_orders,
         },
         "powerflow": {"nonconverged_steps": len(rec.nonconverged_pf_steps),
-                      "fallbacks": int(getattr(rt.plant.powerflow, "n_fallbacks", 0))},
+                      "fallbacks": int(getattr(rt.plant.powerflow, "n_fallbacks", 0)),
+                      "solves": int(getattr(rt.plant.powerflow, "n_solves", 0))},
         "events": len(rec.events),
     }
     return summary

@@ -108,3 +108,12 @@ def test_anything_that_acts_keeps_the_step_engine(change: str, reason: str) -> N
         warnings.simplefilter("ignore")
         rt = build(load_scenario(data))
     assert reason in open_loop_reason(rt)
+
+
+def test_power_flows_counted_once_per_step_in_blocks_and_steps() -> None:
+    """Without unit control a step is one power flow, solved in blocks or stepping; plus
+    the plant's initial solve."""
+    data = CASES[sorted(CASES)[0]]
+    for open_loop in (True, False):
+        rt, summary = _run(data, open_loop=open_loop)
+        assert summary["powerflow"]["solves"] == rt.n_steps + 1
