@@ -37,10 +37,10 @@ from lightsim2grid.network import init_from_matpower
 from lightsim2grid.timeSerie import TimeSeriesCPP
 from pandapower.auxiliary import _init_runpp_options
 from pandapower.pd2ppc import _pd2ppc
+from pandapower.pf.create_jacobian import _create_J_without_numba
 from pandapower.pf.ppci_variables import _get_pf_variables_from_ppci
 from pandapower.pypower.idx_brch import (
     BR_R, BR_R_ASYM, BR_STATUS, BR_X, BR_X_ASYM, F_BUS, SHIFT, T_BUS, TAP)
-from pandapower.pypower.dSbus_dV import dSbus_dV
 from pandapower.pypower.idx_bus import BASE_KV, GS
 from pandapower.pypower.makeBdc import makeBdc
 from pandapower.pypower.makeSbus import makeSbus
@@ -228,12 +228,10 @@ class _Model:
         ``n_ppci`` (de-energised) neither moves nor is moved: those rows and
         columns are zero.
         """
-        dvm_dsbus, dva_dsbus = dSbus_dV(self.ybus, v)
         pvpq, pq = self.pvpq, self.pq.astype(np.int64)
-        jac = sparse.vstack([
-            sparse.hstack([dva_dsbus[pvpq][:, pvpq].real, dvm_dsbus[pvpq][:, pq].real]),
-            sparse.hstack([dva_dsbus[pq][:, pvpq].imag, dvm_dsbus[pq][:, pq].imag]),
-        ], format="csc")
+        # pandapower's own Jacobian, unknowns [θ at PV and PQ buses, |V| at PQ buses]
+        jac = _create_J_without_numba(self.ybus, v, self.ref, pvpq, pq, self.slack_weights,
+                                      False).tocsc()
         n = buses.size
         row_p = np.full(self.n_ppci + 1, -1)  # ppci bus -> its P equation (-1: none)
         row_p[pvpq] = np.arange(pvpq.size)
