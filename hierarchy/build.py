@@ -85,6 +85,8 @@ class Runtime:
     _grid_meter_index: dict = field(default_factory=dict)  # area -> (bus, line positions)
     #: group id -> (plant.inputs_version, p_avail_mw, q_base_mvar) of :meth:`profile_inputs`
     _profile_inputs: dict = field(default_factory=dict)
+    #: group id -> (frequency.bus_f_hz, the group's slice of it, read-only) of :meth:`observe`
+    _f_hz_kept: dict = field(default_factory=dict)
 
     @property
     def area_index(self) -> dict[str, int]:
@@ -97,9 +99,15 @@ class Runtime:
 
         plant = self.plant
         p_avail, q_base = self.profile_inputs(group)
+        bus_f_hz = self.frequency.bus_f_hz  # replaced, never written in place, when it moves
+        kept = self._f_hz_kept.get(group.id)
+        if kept is None or kept[0] is not bus_f_hz:
+            f_hz = bus_f_hz[group.bus_positions]
+            f_hz.setflags(write=False)
+            self._f_hz_kept[group.id] = kept = (bus_f_hz, f_hz)
         return Observation(
             time_ms=time_ms, step_s=self.step_ms / 1000.0,
-            vm_pu=plant.vm_pu[group.bus_positions], f_hz=self.frequency.bus_f_hz[group.bus_positions],
+            vm_pu=plant.vm_pu[group.bus_positions], f_hz=kept[1],
             f0_hz=self.f0_hz, p_avail_mw=p_avail, q_base_mvar=q_base,
             # never written in place (the engine replaces them): no copies needed
             p_set_mw=group.p_set_mw, price_per_mwh=group.price_per_mwh,
@@ -155,19 +163,21 @@ class Runtime:
         """Meter readings of area ``a`` at the latest solution."""
         from hierarchy.messages import AreaMeasurement
 
-        export_mw, load_mw, other_mw, grid = self._area_readings()[a]
-        return AreaMeasurement(self.areas[a].id, export_mw, load_mw, other_mw,
-                               float(self.frequency.area_f_hz[a]), time_ms, *grid)
+        return AreaMeasurement.of_fields({**self._area_readings()[a], "time_ms": time_ms,
+                                          "frequency_hz": float(self.frequency.area_f_hz[a])})
 
-    def _area_readings(self) -> list[tuple]:
-        """Per area: net export, load and uncontrolled generation [MW] and the
-        SCADA of :meth:`_grid_meters`, as Python numbers, cached per solve."""
+    def _area_readings(self) -> list[dict]:
+        """Per area: the fields of its :class:`~hierarchy.messages.AreaMeasurement` but
+        time and frequency (net export, load, uncontrolled generation and the SCADA
+        of :meth:`_grid_meters`), as Python numbers, cached per solve."""
         pf = self.plant.powerflow
         if self._readings_cache[0] == pf.n_solves:
             return self._readings_cache[1]
         load_mw, other_mw = self._area_meters()
-        readings = list(zip(self.net_export_mw().tolist(), load_mw.tolist(), other_mw.tolist(),
-                            self._grid_meters()))
+        readings = [dict(zip(_READING_FIELDS, (area.id, export, load, other, *grid)))
+                    for area, export, load, other, grid in zip(
+                        self.areas, self.net_export_mw().tolist(), load_mw.tolist(),
+                        other_mw.tolist(), self._grid_meters())]
         self._readings_cache = (pf.n_solves, readings)
         return readings
 
@@ -411,6 +421,12 @@ def _links(scenario: Scenario, env, rng, trace) -> dict[tuple[str, str], Link]:
                     loss = override.loss if override.loss is not None else loss
             links[(a, b)] = Link(env, f"{a}->{b}", int(latency), float(loss), rng, trace)
     return links
+
+
+#: the fields of an AreaMeasurement that :meth:`Runtime._area_readings` gives, in order
+_READING_FIELDS = ("area", "net_export_mw", "load_mw", "uncontrolled_generation_mw", "vm_min_pu",
+                   "vm_min_bus", "vm_max_pu", "vm_max_bus", "max_loading_percent",
+                   "max_loading_line", "max_loading_line_p_mw")
 
 
 def _nanargs(values: np.ndarray, index: np.ndarray, pick) -> np.ndarray:

@@ -6,8 +6,9 @@ instant by :mod:`hierarchy.clock`:
 * ``physics`` every ``time.step``: profiles → unit controllers iterated with
   the power flow to a fixed point → record → unit status and meter readings
   sent up to the areas;
-* one ``area`` process per area every ``coordinator.period``: reads what has
-  arrived, calls its coordinator, sends setpoints (and retail prices) down;
+* ``area`` every ``coordinator.period``: each area reads what has arrived,
+  calls its coordinator and sends setpoints (and retail prices) down (one
+  process for all areas where their periods are equal, else one per area);
 * one ``bidding`` process per area: sends the area's offers and bids for each
   delivery interval one gate-closure period before the gate;
 * ``market``: at each gate closure clears the orders that arrived, publishes
@@ -83,8 +84,13 @@ class Engine:
             return
         env.process(self._physics())
         env.process(self._frequency())
+        periods = {area.period_ms for area in rt.areas}
+        if len(periods) == 1:  # one process steps them all, in order: fewer SimPy events
+            env.process(self._areas(rt.areas, periods.pop()))
+        else:  # at instants where periods meet, each runs in the order it was scheduled
+            for area in rt.areas:
+                env.process(self._areas([area], area.period_ms))
         for area in rt.areas:
-            env.process(self._area(area))
             if rt.market is not None:
                 env.process(self._bidding(area))
         if rt.market is not None:
@@ -128,6 +134,8 @@ class Engine:
                 p_set_mw[rows] = message.p_mw
                 if not math.isnan(message.price_per_mwh):
                     price_per_mwh[rows] = message.price_per_mwh
+            p_set_mw.setflags(write=False)
+            price_per_mwh.setflags(write=False)
             group.p_set_mw, group.price_per_mwh = p_set_mw, price_per_mwh
 
     def _settle(self, k: int) -> None:
@@ -159,10 +167,10 @@ class Engine:
         reports = []  # per group: its status quantities, units area by area
         for group in rt.groups:
             cap = group.policy.capability(rt.observe(group, now))
-            n = group.n_units
-            report = np.stack([group.p_mw, group.q_mvar, _per_unit(cap.p_min_mw, n),
-                               _per_unit(cap.p_max_mw, n), _per_unit(cap.energy_mwh, n)])
-            report = report.take(group.area_order, axis=1)  # a copy the statuses own
+            stacked = np.empty((5, group.n_units))  # a policy may report a scalar for all
+            stacked[0], stacked[1], stacked[2], stacked[3], stacked[4] = (
+                group.p_mw, group.q_mvar, cap.p_min_mw, cap.p_max_mw, cap.energy_mwh)
+            report = stacked.take(group.area_order, axis=1)  # a copy the statuses own
             report.setflags(write=False)
             reports.append(tuple(report))  # its five rows; each status gets slices of them
         messages = []
@@ -178,29 +186,34 @@ class Engine:
         link.send_many(messages)
 
     # ---------------------------------------------------------------- areas
-    def _area(self, area):
-        rt = self.rt
+    def _areas(self, areas: list, period_ms: int):
+        """The coordinators of ``areas`` (one period), each in turn, every ``period_ms``."""
         delay_ms = 0
         while True:
             yield tick(self.env, delay_ms, Order.AREA)
-            delay_ms = area.period_ms
-            self._trace(f"area:{area.id}")
-            self._refresh(area)
-            try:
-                action = area.coordinator.control(area.state)
-            except Exception as exc:
-                raise policy_error(f"area coordinator {area.policy_name!r} of area {area.id!r}",
-                                   self._time_ms(), exc) from exc
-            area.ace_mw = action.ace_mw
-            for text in getattr(action, "actions", ()):
-                rt.recorder.event(self._time_ms(), "area_action", area.id, text)
-            self._send_setpoints(area, action)
+            delay_ms = period_ms
+            for area in areas:
+                self._area_step(area)
+
+    def _area_step(self, area) -> None:
+        rt = self.rt
+        self._trace(f"area:{area.id}")
+        self._refresh(area)
+        try:
+            action = area.coordinator.control(area.state)
+        except Exception as exc:
+            raise policy_error(f"area coordinator {area.policy_name!r} of area {area.id!r}",
+                               self._time_ms(), exc) from exc
+        area.ace_mw = action.ace_mw
+        for text in getattr(action, "actions", ()):
+            rt.recorder.event(self._time_ms(), "area_action", area.id, text)
+        self._send_setpoints(area, action)
 
     def _send_setpoints(self, area, action) -> None:
         """Send each unit group its setpoints and retail price, when they changed."""
         rt = self.rt
-        link = rt.links[("area", "unit")]
         prices: dict[str, float] = {}
+        messages = []
         for group in rt.groups:
             rows = group.by_area.get(area.index)
             if rows is None:
@@ -219,8 +232,10 @@ class Engine:
             area.last_sent[group.id] = key
             if p_set is None:
                 p_set = np.full(rows.size, np.nan)
-            link.send(UnitSetpoint(group.id, area.id, p_set, self._time_ms(), price),
-                      rt.unit_inbox[group.id])
+            messages.append((UnitSetpoint(group.id, area.id, p_set, self._time_ms(), price),
+                             rt.unit_inbox[group.id]))
+        if messages:
+            rt.links[("area", "unit")].send_many(messages)
 
     def _refresh(self, area) -> None:
         """Move what has arrived in the area's inbox into its state."""
@@ -367,8 +382,3 @@ class Engine:
     def _time_ms(self) -> int:
         return int(self.env.now)
 
-
-def _per_unit(values, n: int) -> np.ndarray:
-    """``values`` as float per unit (a policy may report a scalar for all)."""
-    array = np.asarray(values, dtype=float)
-    return array if array.shape == (n,) else np.broadcast_to(array, (n,))

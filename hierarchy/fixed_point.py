@@ -290,7 +290,8 @@ class _Newton:
         if v is None:
             return {}
         answer = np.divide(v, v0, out=self._answer.copy(), where=np.abs(v0) > 1e-6)
-        self._answer = np.clip(answer, 0.0, 1.0, out=answer)
+        np.minimum(np.maximum(answer, 0.0, out=answer), 1.0, out=answer)  # clip, less overhead
+        self._answer = answer
         out = {}
         for i in self.local:
             group, (r_p, r_q), (s_p, s_q) = self.rt.groups[i], deltas[i], self.slopes[i]
@@ -373,8 +374,7 @@ def _move(group, command, delta: tuple[np.ndarray, np.ndarray]) -> float:
     ``delta`` being the command's P and Q minus the group's [MW], [Mvar]."""
     if not group.n_units:
         return 0.0
-    rating = group.rating_floor_mw
-    move = max(float((np.abs(delta[0]) / rating).max()), float((np.abs(delta[1]) / rating).max()))
+    move = float((np.maximum(np.abs(delta[0]), np.abs(delta[1])) / group.rating_floor_mw).max())
     if command.tap_pos is not None and group.tap_pos is not None:
         move = max(move, float(np.abs(command.tap_pos - group.tap_pos).max()))
     return move

@@ -64,8 +64,11 @@ class UnitGroup:
 
     def __post_init__(self) -> None:
         n = len(self.unit_ids)
+        # read-only: replaced, never written in place (observations hand them out uncopied)
         self.p_set_mw = np.full(n, np.nan)
         self.price_per_mwh = np.full(n, np.nan)
+        self.p_set_mw.setflags(write=False)
+        self.price_per_mwh.setflags(write=False)
         self.p_mw = np.zeros(n)
         self.q_mvar = np.zeros(n)
         self.connected = np.ones(n, dtype=bool)

@@ -142,8 +142,8 @@ class Recorder:
             self._flexible_loads) else 0.0
         self._pending.append((
             k, {t: plant.tables[t].p_mw.copy() for t in plant.tables}, plant.load_p_mw,
-            plant.load_shed_mw, float(np.nansum(pf.gen_slack_p_mw)),
-            float(np.nansum(pf.ext_grid_p_mw)), float(pf.losses_mw), curtailed, shed_flexible))
+            plant.load_shed_mw, _nansum(pf.gen_slack_p_mw), _nansum(pf.ext_grid_p_mw),
+            float(pf.losses_mw), curtailed, shed_flexible))
         if len(self._pending) >= _FLUSH_STEPS:
             self._flush()
         self.steps_done = k + 1
@@ -516,3 +516,8 @@ def _meter_plan(rt, area_ids: list) -> _MeterPlan:
     upstream_area = area_ids[int(np.argmax(ext[:, 0]))] if ext.size else None
     return _MeterPlan(names, owner, col("upstream"), col("losses"), upstream_area)
 
+
+def _nansum(values: np.ndarray) -> float:
+    """``np.nansum`` as a float; a plain sum where nothing is NaN (the common case, faster)."""
+    total = float(values.sum())
+    return total if total == total else float(np.nansum(values))

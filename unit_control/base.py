@@ -57,6 +57,14 @@ class Observation:
         Price the unit faces for this step [per MWh]; NaN where none.
     p_mw, q_mvar : ndarray
         The unit's output at the previous iterate (or previous step) [MW], [Mvar].
+
+    Notes
+    -----
+    The arrays are the engine's: a policy reads them and never writes into
+    them. ``f_hz``, ``p_avail_mw``, ``q_base_mvar``, ``p_set_mw`` and
+    ``price_per_mwh`` are flagged read-only and shared by every iterate of
+    a physics step, so a policy may keep what it derives from them alone
+    for as long as it is handed the same arrays.
     """
 
     time_ms: int

@@ -186,16 +186,24 @@ class PowerFlow:
             True if a solution was found (by the fast path, a cold retry, or
             pandapower's ``runpp`` as fallback). On False all results are NaN.
         """
-        p_mw, q_mvar = self._p_mw, self._q_mvar
         parts = zip(self._spans, (load_p_mw, sgen_p_mw, storage_p_mw, gen_p_mw),
                     (load_q_mvar, sgen_q_mvar, storage_q_mvar, None))
-        for (table, start, stop, shape), p, q in parts:
+        for (table, _, _, shape), p, q in parts:
             if np.shape(p) != shape or (q is not None and np.shape(q) != shape):
                 raise ValueError(f"{table} arrays need shape {shape}, got {np.shape(p)}, "
                                  f"{np.shape(q)}")
-            p_mw[start:stop] = p
-            if q is not None:
-                q_mvar[start:stop] = q
+        return self.solve_checked(load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar, storage_p_mw,
+                                  storage_q_mvar, gen_p_mw)
+
+    def solve_checked(self, load_p_mw: np.ndarray, load_q_mvar: np.ndarray,
+                      sgen_p_mw: np.ndarray, sgen_q_mvar: np.ndarray, storage_p_mw: np.ndarray,
+                      storage_q_mvar: np.ndarray, gen_p_mw: np.ndarray) -> bool:
+        """:meth:`solve` for arrays known to have the tables' shapes (the plant's own,
+        at every solve of a run): their shapes are not checked again."""
+        p_mw, q_mvar = self._p_mw, self._q_mvar
+        (_, a, b, _), (_, c, d, _), (_, e, f, _), (_, g, h, _) = self._spans
+        p_mw[a:b], p_mw[c:d], p_mw[e:f], p_mw[g:h] = load_p_mw, sgen_p_mw, storage_p_mw, gen_p_mw
+        q_mvar[a:b], q_mvar[c:d], q_mvar[e:f] = load_q_mvar, sgen_q_mvar, storage_q_mvar
         # NaN (a controller with no voltage to act on: on a de-energised bus, or
         # after a failed solve) injects nothing, so that the next solve can recover
         if not cmath.isfinite(self._s_mva.sum()):

@@ -301,31 +301,36 @@ class _Model:
             NaN where de-energised. Per solution along the last axis: a
             float for ``losses_mw`` of one solution, else one row per solution.
         """
-        base = self.base_mva
-        v_ext = np.concatenate([v, np.full(v.shape[:-1] + (1,), _NAN_COMPLEX)], axis=-1)
-        v_ft = v_ext.take(self._ft_bus, axis=-1)  # from ends, sentinel, to ends, sentinel
-        s_ft = v_ft * np.conj((self._y_ft @ v.T).T) * base  # NaN at the sentinels
-        i_ft = np.abs(s_ft) / (np.abs(v_ft) * self._kv_ft * _SQRT3)
+        if v.ndim == 1:  # one solution (each physics step): a kept buffer, NaN at the sentinel
+            v_ext = self._v_ext
+            v_ext[:-1] = v
+        else:
+            v_ext = np.concatenate([v, np.full(v.shape[:-1] + (1,), _NAN_COMPLEX)], axis=-1)
+        # branch-end and ext_grid bus currents [pu·base_mva] in one product
+        i_all = (self._y_results @ v.T).T
+        n_ends = self._ft_bus.size
+        i_ft = i_all[..., :n_ends]
+        s_ft = v_ext.take(self._ft_bus, axis=-1) * np.conj(i_ft)  # [MVA]; NaN at the sentinels
+        i_ka = np.abs(i_ft) * self._ka_per_pu_ft  # |S|/(√3·|V|·kV) = |I|; NaN at the sentinels
         p_ft, q_ft = s_ft.real, s_ft.imag
-        n_from = self.f_bus_ext.size
-        losses = np.sum(p_ft[..., :n_from - 1] + p_ft[..., n_from:-1], axis=-1)
+        losses = p_ft.take(self._branch_ends, axis=-1).sum(axis=-1)
         out: dict[str, Any] = {"losses_mw": float(losses) if v.ndim == 1 else losses}
+        n_from = self.f_bus_ext.size
         f_br, t_br = self.line_br, self.line_br + n_from
         out["line_p_from_mw"] = p_ft.take(f_br, axis=-1)
         out["line_q_from_mvar"] = q_ft.take(f_br, axis=-1)
         out["line_p_to_mw"] = p_ft.take(t_br, axis=-1)
-        i_ka = np.maximum(i_ft.take(f_br, axis=-1), i_ft.take(t_br, axis=-1))
-        out["line_loading_percent"] = i_ka / self.line_i_max_ka * 100.0
+        out["line_loading_percent"] = np.maximum(i_ka.take(f_br, axis=-1),
+                                                 i_ka.take(t_br, axis=-1)) * self._line_percent_per_ka
         f_br, t_br = self.trafo_br, self.trafo_br + n_from
         out["trafo_p_hv_mw"] = p_ft.take(f_br, axis=-1)
         out["trafo_p_lv_mw"] = p_ft.take(t_br, axis=-1)
-        s_hv_mva = i_ft.take(f_br, axis=-1) * self.trafo_vn_kv[:, 0]
-        s_lv_mva = i_ft.take(t_br, axis=-1) * self.trafo_vn_kv[:, 1]
-        out["trafo_loading_percent"] = (np.maximum(s_hv_mva, s_lv_mva) * _SQRT3
-                                        / self.trafo_sn_mva * 100.0)
+        out["trafo_loading_percent"] = np.maximum(
+            i_ka.take(f_br, axis=-1) * self._trafo_percent_per_ka[0],
+            i_ka.take(t_br, axis=-1) * self._trafo_percent_per_ka[1])
         # slack power only at ext_grid buses; their Ybus rows summed in the same order
-        s_slack = (v_ext.take(self.ext_grid_bus, axis=-1) * np.conj((self._y_ext_grid @ v.T).T)
-                   - sbus.take(self._ext_grid_bus_safe, axis=-1)) * base
+        s_slack = (v_ext.take(self.ext_grid_bus, axis=-1) * np.conj(i_all[..., n_ends:])
+                   - sbus.take(self._ext_grid_bus_safe, axis=-1) * self.base_mva)
         s_slack /= self.ext_grid_share
         out["ext_grid_p_mw"], out["ext_grid_q_mvar"] = s_slack.real, s_slack.imag
         return out
@@ -338,14 +343,21 @@ class _Model:
         ``n_ppci``), so that de-energised branches and ext_grids read NaN.
         """
         zero = sparse.csr_matrix((1, self.n_ppci), dtype=complex)
-        self._y_ft = sparse.vstack([self.yf, zero, self.yt, zero], format="csr")
         self._ft_bus = np.r_[self.f_bus_ext, self.t_bus_ext]
-        self._kv_ft = np.r_[self.kv_f, self.kv_t]
+        n_from = self.f_bus_ext.size
+        self._branch_ends = np.r_[0:n_from - 1, n_from:2 * n_from - 1]  # all but the sentinels
+        # kA per pu of current at each end, √3·kV in the denominator; NaN at the sentinels
+        self._ka_per_pu_ft = self.base_mva / (np.r_[self.kv_f, self.kv_t] * _SQRT3)
+        self._line_percent_per_ka = 100.0 / self.line_i_max_ka
+        self._trafo_percent_per_ka = self.trafo_vn_kv.T * _SQRT3 * 100.0 / self.trafo_sn_mva
         self._ext_grid_bus_safe = np.minimum(self.ext_grid_bus, max(self.n_ppci - 1, 0))
         on = (self.ext_grid_bus < self.n_ppci).astype(float)
         rows = sparse.csr_matrix(self.ybus)[self._ext_grid_bus_safe] if self.n_ppci else zero
-        self._y_ext_grid = sparse.csr_matrix(sparse.diags(on) @ rows)
-        self._y_ext_grid.sort_indices()
+        # [Yf; 0; Yt; 0; ext_grid rows of Ybus] · base_mva: every current results need, at once
+        self._y_results = sparse.vstack([self.yf, zero, self.yt, zero, sparse.diags(on) @ rows],
+                                        format="csr") * self.base_mva
+        self._y_results.sort_indices()
+        self._v_ext = np.full(self.n_ppci + 1, _NAN_COMPLEX)
 
 
 class _GridSolver:
