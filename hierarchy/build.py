@@ -194,9 +194,8 @@ class Runtime:
         bus_idx, line_idx = self._grid_meter_index["bus"], self._grid_meter_index["line"]
         vm_pu = np.append(pf.vm_pu, np.nan)  # the padding position reads NaN
         loading = np.append(np.asarray(pf.line_loading_percent, float), np.nan)
-        vm_areas = vm_pu[bus_idx]
-        lo, hi = _nanargs(vm_areas, bus_idx, np.fmin), _nanargs(vm_areas, bus_idx, np.fmax)
-        top = _nanargs(loading[line_idx], line_idx, np.fmax)
+        (lo, hi), (top,) = (_nanargs(vm_pu[bus_idx], bus_idx, low=True),
+                            _nanargs(loading[line_idx], line_idx, low=False))
         vm_lo_pu, vm_hi_pu, top_loading = vm_pu[lo].tolist(), vm_pu[hi].tolist(), loading[top].tolist()
         flow_mw: list = []  # (rows with top = −1 read the last line here: not used)
         if loading.size > 1:
@@ -429,10 +428,18 @@ _READING_FIELDS = ("area", "net_export_mw", "load_mw", "uncontrolled_generation_
                    "max_loading_line", "max_loading_line_p_mw")
 
 
-def _nanargs(values: np.ndarray, index: np.ndarray, pick) -> np.ndarray:
-    """Per row, the element position (from ``index``) where ``pick`` (np.fmin or
-    np.fmax) is reached, ignoring NaN; −1 for rows that are all NaN."""
-    best = pick.reduce(values, axis=1)
-    hit = values == best[:, None]
-    column = np.argmax(hit, axis=1)
-    return np.where(np.isnan(best), -1, index[np.arange(index.shape[0]), column])
+def _nanargs(values: np.ndarray, index: np.ndarray, low: bool) -> list[np.ndarray]:
+    """Per row of ``values``, the element (from ``index``, same shape) with the highest
+    value ignoring NaN, and before it the one with the lowest if ``low``; the first of
+    equals; −1 in rows that are all NaN."""
+    missing = np.isnan(values)
+    start = np.arange(0, index.size, max(index.shape[1], 1))  # each row's first element
+    picks = [np.where(missing, -np.inf, values).argmax(axis=1)]
+    if low:
+        picks.insert(0, np.where(missing, np.inf, values).argmin(axis=1))
+    found = [index.take(start + column) for column in picks]
+    empty = missing.all(axis=1)
+    if empty.any():
+        for positions in found:
+            positions[empty] = -1
+    return found

@@ -76,6 +76,7 @@ class Battery(UnitPolicy):
         self.price_charge, self.price_discharge = value("price_charge"), value("price_discharge")
         self.soc = value("soc_init")
         self._validate()
+        self._limits_kept: tuple | None = None  # (soc, step_s, _limits_mw)
 
     def _validate(self) -> None:
         if not np.all(self.capacity_mwh > 0):
@@ -97,8 +98,18 @@ class Battery(UnitPolicy):
             raise ValueError(f"droop: {self.droop.tolist()} must be > 0 (or None for no primary response)")
 
     def _limits_mw(self, step_s: float) -> tuple[np.ndarray, np.ndarray]:
-        return laws.battery_p_limits_mw(self.soc, step_s, self.capacity_mwh, self.soc_min, self.soc_max,
-                                        self.eta_charge, self.eta_discharge, self.p_max_mw)
+        """SOC and rating limits [MW] (read-only); those :meth:`advance` computed for
+        the next step while ``soc`` (replaced there, never written in place) and
+        ``step_s`` are still the same, so that step and capability share them."""
+        kept = self._limits_kept
+        if kept is not None and kept[0] is self.soc and kept[1] == step_s:
+            return kept[2]
+        limits = laws.battery_p_limits_mw(self.soc, step_s, self.capacity_mwh, self.soc_min,
+                                          self.soc_max, self.eta_charge, self.eta_discharge,
+                                          self.p_max_mw)
+        for array in limits:
+            array.setflags(write=False)
+        return limits
 
     def _request_mw(self, obs: Observation) -> np.ndarray:
         """Setpoint where given, else the price rule, plus droop [MW]."""
@@ -114,14 +125,16 @@ class Battery(UnitPolicy):
     def step(self, obs: Observation) -> Command:
         """Battery power [MW] (discharge positive) within SOC and rating limits; Q = 0."""
         p_min_mw, p_max_mw = self._limits_mw(obs.step_s)
-        p_mw = self._request_mw(obs).clip(p_min_mw, p_max_mw)
+        p_mw = np.minimum(np.maximum(self._request_mw(obs), p_min_mw), p_max_mw)  # clip, faster
         return Command(p_mw=p_mw, q_mvar=np.zeros(self.n_units))
 
     def advance(self, obs: Observation, command: Command) -> None:
         """Update the SOC over ``obs.step_s`` with the settled power."""
         soc = laws.soc_next(self.soc, command.p_mw, obs.step_s, self.capacity_mwh,
                             self.eta_charge, self.eta_discharge)
-        self.soc = np.clip(soc, self.soc_min, self.soc_max)
+        self.soc = np.minimum(np.maximum(soc, self.soc_min), self.soc_max)  # clip, faster
+        self._limits_kept = None  # computed for the new soc, for the next step
+        self._limits_kept = (self.soc, obs.step_s, self._limits_mw(obs.step_s))
 
     def capability(self, obs: Observation) -> Capability:
         """Charge (``p_min_mw <= 0``) and discharge range [MW] and stored energy [MWh]."""
