@@ -169,3 +169,22 @@ def test_frequency_bias_with_droop_none():
     rt.groups[1].policy.params["droop"] = "none"  # the string as a user's own policy may keep it
     assert frequency_bias_mw_per_hz(1, rt.groups, rt.plant.net, rt.area_of_bus, 1.0, 50.0) \
         == pytest.approx(180.0 / 50.0)
+
+
+def test_scada_extremes_skip_nan_take_the_first_of_equals_and_mark_empty_rows():
+    from hierarchy.build import _nanargs
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        values = rng.choice([0.97, 1.0, 1.03, np.nan], size=(4, 5))
+        index = rng.integers(0, 100, size=(4, 5))
+        low, high = _nanargs(values, index, low=True)
+        for row in range(4):
+            finite = np.flatnonzero(np.isfinite(values[row]))
+            if not finite.size:
+                assert low[row] == high[row] == -1
+                continue
+            column = values[row]
+            first_min = finite[np.argmin(column[finite])]  # argmin: the first of equals
+            first_max = finite[np.argmax(column[finite])]
+            assert (low[row], high[row]) == (index[row, first_min], index[row, first_max])

@@ -81,3 +81,20 @@ def test_soc_never_leaves_bounds(setpoints, soc_min, soc_max, eta_charge, eta_di
         battery.advance(obs, command)
         assert np.all(battery.soc >= soc_min - 1e-12) and np.all(battery.soc <= soc_max + 1e-12)
         np.testing.assert_allclose(battery.soc, expected, atol=1e-9)   # clipping only removes rounding
+
+
+def test_limits_follow_the_soc_after_advance_and_after_it_is_replaced():
+    """The SOC limits computed in advance for the next step are those a fresh battery
+    at the same SOC gives; assigning a new ``soc`` is seen at once."""
+    params = {**Battery.defaults, "capacity_mwh": 1.0, "p_max_mw": 4.0, "soc_init": 0.5,
+              "eta_charge": 1.0, "eta_discharge": 1.0}
+    battery = Battery(np.array([4.0]), params)
+    obs = make_observation(1, step_s=900.0, p_set_mw=2.0)
+    battery.advance(obs, battery.step(obs))  # 2 MW over 15 min: 0.5 MWh out
+    assert battery.soc[0] == pytest.approx(0.0)
+    fresh = Battery(np.array([4.0]), {**params, "soc_init": float(battery.soc[0])})
+    assert battery.capability(obs).p_max_mw.tolist() == fresh.capability(obs).p_max_mw.tolist()
+    assert battery.step(obs).p_mw[0] == pytest.approx(0.0)  # empty: nothing to discharge
+    battery.soc = np.array([1.0])
+    assert battery.capability(obs).p_max_mw[0] == pytest.approx(4.0)  # 1 MWh in 15 min: 4 MW
+    assert battery.step(obs).p_mw[0] == pytest.approx(2.0)

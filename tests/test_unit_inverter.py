@@ -77,3 +77,27 @@ def test_ride_through_switches():
     assert _make(VoltVar).ride_through is None
     with pytest.raises(ValueError, match="ride_through"):
         _make(VoltVar, ride_through="II")
+
+
+def _read_only(values):
+    array = np.array(values, dtype=float)
+    array.setflags(write=False)
+    return array
+
+
+def test_available_power_kept_only_for_the_same_read_only_inputs():
+    """Within a step the engine hands every iterate the same read-only p_avail and p_set
+    arrays: their capped available power is reused; new arrays (the next step, a new
+    setpoint) are read afresh, and writable ones are never kept."""
+    policy = VoltVar(np.array([1.0, 1.0]), {**VoltVar.defaults})
+    obs = make_observation(2, vm_pu=1.0)
+    obs.p_avail_mw, obs.p_set_mw = _read_only([0.8, 0.6]), _read_only([np.nan, 0.3])
+    first = policy.step(obs)
+    assert first.p_mw.tolist() == [0.8, 0.3]  # Table 8 at 1.0 pu: Q = 0, so P is not cut
+    assert policy.step(obs).p_mw.tolist() == [0.8, 0.3]
+    obs.p_set_mw = _read_only([0.5, np.nan])  # a new setpoint arrives: a new array
+    assert policy.step(obs).p_mw.tolist() == [0.5, 0.6]
+    obs.p_avail_mw = np.array([0.2, 0.2])  # writable: read at every call
+    assert policy.step(obs).p_mw.tolist() == [0.2, 0.2]
+    obs.p_avail_mw[:] = 0.1
+    assert policy.step(obs).p_mw.tolist() == [0.1, 0.1]
