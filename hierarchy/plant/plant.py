@@ -135,7 +135,7 @@ class Plant:
         np.multiply(load.p_mw, self.load_factor, out=p_mw)
         np.multiply(p_mw, self.load_served, out=p_mw)
         np.multiply(load.q_mvar, self.load_served, out=q_mvar)
-        return self.powerflow.solve_checked(p_mw, q_mvar, t["sgen"].p_mw, t["sgen"].q_mvar,
+        return self.powerflow.solve_unchecked(p_mw, q_mvar, t["sgen"].p_mw, t["sgen"].q_mvar,
                                             t["storage"].p_mw, t["storage"].q_mvar, t["gen"].p_mw)
 
     @property

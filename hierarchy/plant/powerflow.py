@@ -192,12 +192,12 @@ class PowerFlow:
             if np.shape(p) != shape or (q is not None and np.shape(q) != shape):
                 raise ValueError(f"{table} arrays need shape {shape}, got {np.shape(p)}, "
                                  f"{np.shape(q)}")
-        return self.solve_checked(load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar, storage_p_mw,
+        return self.solve_unchecked(load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar, storage_p_mw,
                                   storage_q_mvar, gen_p_mw)
 
-    def solve_checked(self, load_p_mw: np.ndarray, load_q_mvar: np.ndarray,
-                      sgen_p_mw: np.ndarray, sgen_q_mvar: np.ndarray, storage_p_mw: np.ndarray,
-                      storage_q_mvar: np.ndarray, gen_p_mw: np.ndarray) -> bool:
+    def solve_unchecked(self, load_p_mw: np.ndarray, load_q_mvar: np.ndarray,
+                        sgen_p_mw: np.ndarray, sgen_q_mvar: np.ndarray, storage_p_mw: np.ndarray,
+                        storage_q_mvar: np.ndarray, gen_p_mw: np.ndarray) -> bool:
         """:meth:`solve` for arrays known to have the tables' shapes (the plant's own,
         at every solve of a run): their shapes are not checked again."""
         p_mw, q_mvar = self._p_mw, self._q_mvar
