@@ -144,7 +144,7 @@ class AreaMeasurement:
     max_loading_line_p_mw: float = float("nan")
 
     @classmethod
-    def of_fields(cls, fields: dict) -> "AreaMeasurement":
+    def of_fields(cls, fields: dict) -> AreaMeasurement:
         """A measurement from a dict holding every field, as Python numbers and
         strings; nothing is checked (the engine's hot path, once per area and step)."""
         measurement = object.__new__(cls)

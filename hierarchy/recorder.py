@@ -6,6 +6,7 @@ rows of completed steps (an interrupted run keeps what it computed).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -520,4 +521,4 @@ def _meter_plan(rt, area_ids: list) -> _MeterPlan:
 def _nansum(values: np.ndarray) -> float:
     """``np.nansum`` as a float; a plain sum where nothing is NaN (the common case, faster)."""
     total = float(values.sum())
-    return total if total == total else float(np.nansum(values))
+    return float(np.nansum(values)) if math.isnan(total) else total
