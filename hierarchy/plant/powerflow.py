@@ -47,6 +47,10 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("lightsim2grid", "pandapower")
 _SWITCHABLE = ("line", "trafo", "load", "sgen", "storage", "gen")
 _MODEL_CACHE_SIZE = 32
+#: solutions whose branch results :meth:`PowerFlow.solve_many` computes at once: the
+#: temporaries of a whole block of a large grid would not stay in the cache (9,099
+#: buses: 1.2 ms per solution in blocks of 200, 0.3 ms in blocks of 16)
+_RESULT_ROWS = 16
 #: result attribute -> (element table, column of pandapower's result table)
 RESULTS: dict[str, tuple[str, str]] = {
     "vm_pu": ("bus", "vm_pu"), "va_degree": ("bus", "va_degree"),
@@ -277,11 +281,14 @@ class PowerFlow:
             return 0
         v, sbus = v[:solved], sbus[:solved]
         rows = slice(first, first + solved)
-        v_bus = model.bus_voltages(v)
-        out["vm_pu"][rows] = np.abs(v_bus)
-        out["va_degree"][rows] = np.degrees(np.arctan2(v_bus.imag, v_bus.real))
-        for name, value in model.branch_results(v, sbus).items():
-            out[name][rows] = value
+        for start in range(0, solved, _RESULT_ROWS):  # a few rows at a time: see _RESULT_ROWS
+            part, done = slice(start, min(start + _RESULT_ROWS, solved)), slice(
+                first + start, first + min(start + _RESULT_ROWS, solved))
+            v_bus = model.bus_voltages(v[part])
+            out["vm_pu"][done] = np.abs(v_bus)
+            out["va_degree"][done] = np.degrees(np.arctan2(v_bus.imag, v_bus.real))
+            for name, value in model.branch_results(v[part], sbus[part]).items():
+                out[name][done] = value
         out["converged"][rows] = True
         self.n_solves += solved
         self._s_mva[:] = s_mva[solved - 1]

@@ -307,7 +307,7 @@ class _Model:
         else:
             v_ext = np.concatenate([v, np.full(v.shape[:-1] + (1,), _NAN_COMPLEX)], axis=-1)
         # branch-end and ext_grid bus currents [pu·base_mva] in one product
-        i_all = (self._y_results @ v.T).T
+        i_all = np.ascontiguousarray((self._y_results @ v.T).T)  # rows of solutions, C order
         n_ends = self._ft_bus.size
         i_ft = i_all[..., :n_ends]
         s_ft = v_ext.take(self._ft_bus, axis=-1) * np.conj(i_ft)  # [MVA]; NaN at the sentinels
