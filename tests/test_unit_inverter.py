@@ -85,10 +85,10 @@ def _read_only(values):
     return array
 
 
-def test_available_power_kept_only_for_the_same_read_only_inputs():
+def test_available_power_follows_new_and_rewritten_inputs():
     """Within a step the engine hands every iterate the same read-only p_avail and p_set
-    arrays: their capped available power is reused; new arrays (the next step, a new
-    setpoint) are read afresh, and writable ones are never kept."""
+    arrays; new arrays (the next step, a new setpoint) and arrays written in place
+    between calls are read afresh."""
     policy = VoltVar(np.array([1.0, 1.0]), {**VoltVar.defaults})
     obs = make_observation(2, vm_pu=1.0)
     obs.p_avail_mw, obs.p_set_mw = _read_only([0.8, 0.6]), _read_only([np.nan, 0.3])

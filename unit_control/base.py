@@ -63,8 +63,7 @@ class Observation:
     The arrays are the engine's: a policy reads them and never writes into
     them. ``f_hz``, ``p_avail_mw``, ``q_base_mvar``, ``p_set_mw`` and
     ``price_per_mwh`` are flagged read-only and shared by every iterate of
-    a physics step, so a policy may keep what it derives from them alone
-    for as long as it is handed the same arrays.
+    a physics step.
     """
 
     time_ms: int

@@ -133,7 +133,7 @@ class Battery(UnitPolicy):
         soc = laws.soc_next(self.soc, command.p_mw, obs.step_s, self.capacity_mwh,
                             self.eta_charge, self.eta_discharge)
         self.soc = np.minimum(np.maximum(soc, self.soc_min), self.soc_max)  # clip, faster
-        self._limits_kept = None  # computed for the new soc, for the next step
+        # the new soc's limits, for the next step's step and capability
         self._limits_kept = (self.soc, obs.step_s, self._limits_mw(obs.step_s))
 
     def capability(self, obs: Observation) -> Capability:

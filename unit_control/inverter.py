@@ -64,10 +64,6 @@ def _curve(value: Any, named: Mapping[str, tuple], keys: tuple[str, str], n_poin
     return x_points, y_points
 
 
-def _read_only(values: Any) -> bool:
-    return isinstance(values, np.ndarray) and not values.flags.writeable
-
-
 class InverterPolicy(UnitPolicy):
     """Shared part of the inverter policies (a base to subclass, not registered).
 
@@ -98,29 +94,16 @@ class InverterPolicy(UnitPolicy):
             raise ValueError(f"ride_through: {settings!r} must be a mapping such as {{category: II}} or None")
         self.ride_through = None if settings in (None, False) else RideThrough(self.n_units, settings)
         self._rating_squared = self.rating_mw ** 2
-        self._available_kept: tuple | None = None  # (p_avail_mw, p_set_mw, _available_mw)
 
     def _available_mw(self, obs: Observation) -> np.ndarray:
-        """Available power capped by rating and the area setpoint [MW] (read-only).
-
-        It depends on no voltage, so within a physics step, where the engine
-        hands every iterate the same read-only ``p_avail_mw`` and ``p_set_mw``
-        arrays, it is computed once and kept.
-        """
-        p_avail_mw, p_set_mw = obs.p_avail_mw, obs.p_set_mw
-        kept = self._available_kept
-        if kept is not None and kept[0] is p_avail_mw and kept[1] is p_set_mw:
-            return kept[2]
+        """Available power capped by rating and the area setpoint [MW]."""
         # np.minimum(np.maximum(...)) is what clip computes, with less call overhead
-        p_mw = np.minimum(np.maximum(np.asarray(p_avail_mw, dtype=float), 0.0), self.rating_mw)
-        p_set = np.asarray(p_set_mw, dtype=float)
-        has_set = np.isfinite(p_set)
-        if has_set.any():  # else no setpoint (the common case of a renewable)
-            p_mw = np.where(has_set, np.minimum(np.maximum(p_set, 0.0), p_mw), p_mw)
-        p_mw.setflags(write=False)
-        if _read_only(p_avail_mw) and _read_only(p_set_mw):  # inputs that cannot change
-            self._available_kept = (p_avail_mw, p_set_mw, p_mw)
-        return p_mw
+        p_mw = np.minimum(np.maximum(np.asarray(obs.p_avail_mw, dtype=float), 0.0), self.rating_mw)
+        p_set_mw = np.asarray(obs.p_set_mw, dtype=float)
+        has_set = np.isfinite(p_set_mw)
+        if not has_set.any():  # no setpoint (the common case of a renewable)
+            return p_mw
+        return np.where(has_set, np.minimum(np.maximum(p_set_mw, 0.0), p_mw), p_mw)
 
     @abc.abstractmethod
     def _pq(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:

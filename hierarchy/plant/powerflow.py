@@ -197,7 +197,7 @@ class PowerFlow:
                 raise ValueError(f"{table} arrays need shape {shape}, got {np.shape(p)}, "
                                  f"{np.shape(q)}")
         return self.solve_unchecked(load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar, storage_p_mw,
-                                  storage_q_mvar, gen_p_mw)
+                                    storage_q_mvar, gen_p_mw)
 
     def solve_unchecked(self, load_p_mw: np.ndarray, load_q_mvar: np.ndarray,
                         sgen_p_mw: np.ndarray, sgen_q_mvar: np.ndarray, storage_p_mw: np.ndarray,
@@ -282,8 +282,8 @@ class PowerFlow:
         v, sbus = v[:solved], sbus[:solved]
         rows = slice(first, first + solved)
         for start in range(0, solved, _RESULT_ROWS):  # a few rows at a time: see _RESULT_ROWS
-            part, done = slice(start, min(start + _RESULT_ROWS, solved)), slice(
-                first + start, first + min(start + _RESULT_ROWS, solved))
+            stop = min(start + _RESULT_ROWS, solved)
+            part, done = slice(start, stop), slice(first + start, first + stop)
             v_bus = model.bus_voltages(v[part])
             out["vm_pu"][done] = np.abs(v_bus)
             out["va_degree"][done] = np.degrees(np.arctan2(v_bus.imag, v_bus.real))
