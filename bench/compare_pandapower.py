@@ -115,9 +115,9 @@ def time_hiergrid(code: str, n_steps: int) -> tuple[float, float, pd.DataFrame]:
     loading the grid and profiles.
     """
     import hierarchy
-    from hierarchy.build import build
-    from hierarchy.engine import Engine
     from hierarchy.scenario import load_scenario
+    from hierarchy.sim.build import build
+    from hierarchy.sim.engine import Engine
 
     hierarchy.run(hiergrid_scenario(code, WARMUP_STEPS), write=False)
     scenario = hiergrid_scenario(code, n_steps)

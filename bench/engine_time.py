@@ -34,9 +34,9 @@ def main() -> None:
     sys.path.insert(0, args.code or str(Path(__file__).resolve().parents[1]))
     start = time.perf_counter()
     import hierarchy.api as api
-    import hierarchy.build
-    import hierarchy.results
-    import hierarchy.summary
+    import hierarchy.outputs.summary
+    import hierarchy.outputs.write
+    import hierarchy.sim.build
 
     phases: dict[str, float] = {"imports": time.perf_counter() - start}
     built = []
@@ -56,10 +56,10 @@ def main() -> None:
 
         setattr(module, name, wrapper)
 
-    timed(hierarchy.build, "build", "build")
+    timed(hierarchy.sim.build, "build", "build")
     timed(api, "_run_engine", "engine")
-    timed(hierarchy.summary, "summarize", "summary")
-    timed(hierarchy.results, "write_results", "outputs (waits for the plots)")
+    timed(hierarchy.outputs.summary, "summarize", "summary")
+    timed(hierarchy.outputs.write, "write_results", "outputs (waits for the plots)")
     with tempfile.TemporaryDirectory() as tmp:
         api.run(args.scenario, out=args.out or tmp, write=not args.no_write)
     phases["total"] = time.perf_counter() - start

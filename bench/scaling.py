@@ -110,11 +110,11 @@ def time_case(case: Case, n_steps: int) -> tuple[float, float]:
 
     Solves are counted by the power flow itself: more than one per step
     means the unit controllers needed fixed-point iterations. Cases without
-    units run open loop (solved and recorded in blocks, ``hierarchy.open_loop``).
+    units run open loop (solved and recorded in blocks, ``hierarchy.sim.open_loop``).
     """
-    from hierarchy.build import build
-    from hierarchy.engine import Engine
     from hierarchy.scenario import load_scenario
+    from hierarchy.sim.build import build
+    from hierarchy.sim.engine import Engine
 
     def scenario(steps: int):
         timing = {"start": "2016-01-01 00:00", "duration": f"{15 * steps}min", "step": "15min"}

@@ -22,8 +22,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from hierarchy.engine_stop import RunInterrupted, StopRequest
 from hierarchy.scenario import Scenario, load_scenario, resolved_dict
+from hierarchy.sim.stop import RunInterrupted, StopRequest
 
 __all__ = ["run", "Result", "RunInterrupted"]
 
@@ -121,9 +121,9 @@ def run(source: str | os.PathLike | Mapping | Scenario, *, out: str | os.PathLik
     ScenarioError
         If the scenario is invalid (nothing is run).
     """
-    from hierarchy.build import build
-    from hierarchy.results import start_plots, write_results
-    from hierarchy.summary import summarize
+    from hierarchy.outputs.summary import summarize
+    from hierarchy.outputs.write import start_plots, write_results
+    from hierarchy.sim.build import build
 
     scenario, raw = _scenario_of(source)
     if seed is not None:
@@ -159,7 +159,7 @@ def _run_engine(rt, quiet: bool) -> BaseException | None:
     Ctrl-C, SIGTERM and exceptions from the run are caught so that the
     caller can write the results up to the last complete step first.
     """
-    from hierarchy.engine import Engine
+    from hierarchy.sim.engine import Engine
 
     bar = _progress_bar(rt.n_steps, quiet)
     stop = StopRequest()

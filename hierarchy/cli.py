@@ -54,8 +54,8 @@ def _fail(message: str, status: int) -> int:
 
 def _run(args) -> int:
     from hierarchy.api import RunInterrupted, run
-    from hierarchy.engine import PolicyError
     from hierarchy.scenario import ScenarioError
+    from hierarchy.sim.engine import PolicyError
 
     try:
         result = run(args.scenario, out=args.out, seed=args.seed, quiet=args.quiet)
@@ -91,9 +91,9 @@ def _run(args) -> int:
 
 def _validate_sweep(path: str) -> int:
     """Validate a sweep file: every run's scenario, and build each one's grid."""
-    from hierarchy.build import build
     from hierarchy.scenario import ScenarioError
-    from hierarchy.sweep_spec import blame, expand_sweep, load_sweep
+    from hierarchy.sim.build import build
+    from hierarchy.sweep.spec import blame, expand_sweep, load_sweep
 
     try:
         sweep = load_sweep(path)
@@ -110,9 +110,9 @@ def _validate_sweep(path: str) -> int:
 
 
 def _validate(args) -> int:
-    from hierarchy.build import build
     from hierarchy.scenario import ScenarioError, load_scenario
-    from hierarchy.sweep_spec import is_sweep_file
+    from hierarchy.sim.build import build
+    from hierarchy.sweep.spec import is_sweep_file
 
     if is_sweep_file(args.scenario):
         return _validate_sweep(args.scenario)
@@ -127,7 +127,7 @@ def _validate(args) -> int:
 
 def _sweep(args) -> int:
     from hierarchy.scenario import ScenarioError
-    from hierarchy.sweep import run_sweep
+    from hierarchy.sweep.run import run_sweep
 
     if args.workers is not None and args.workers < 1:
         return _fail(f"--workers: must be at least 1; got {args.workers}", 2)
@@ -152,7 +152,7 @@ def _sweep(args) -> int:
 def _compare(args) -> int:
     import pandas as pd
 
-    from hierarchy.compare import compare_runs, run_folders, sweep_values
+    from hierarchy.outputs.compare import compare_runs, run_folders, sweep_values
 
     try:
         runs, missing = run_folders(args.folders)

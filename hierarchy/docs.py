@@ -266,7 +266,7 @@ def _is_duration_any(node: dict) -> bool:
 
 
 def _value_text(value: Any, duration: bool = False) -> str:
-    from hierarchy.durations import format_duration
+    from hierarchy.kernel.durations import format_duration
 
     if value is None:
         return "none"
@@ -348,8 +348,8 @@ def schema_rows() -> list[Row]:
 
 def policy_rows() -> dict[tuple[str, str], list[Row]]:
     """(tier, registered name) → a row per parameter of that policy's ``params``."""
-    from hierarchy import registry
-    from hierarchy.wiring import GROUP_PARAMS
+    from hierarchy.kernel import registry
+    from hierarchy.sim.wiring import GROUP_PARAMS
 
     out: dict[tuple[str, str], list[Row]] = {}
     for tier in ("unit", "area"):

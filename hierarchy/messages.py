@@ -12,7 +12,7 @@ Sign convention, once for the whole package: generation and export are
 positive; consumption and import are negative. Times are integer
 milliseconds since ``time.start`` (``*_ms``).
 
-Every message crosses a :class:`hierarchy.links.Link` (latency and loss);
+Every message crosses a :class:`hierarchy.kernel.links.Link` (latency and loss);
 no tier reads another tier's state directly.
 
 Examples

@@ -1,6 +1,6 @@
 """Market classes the engine drives: one clearing per delivery interval.
 
-Registered in :mod:`hierarchy.registry` as ``double_auction``,
+Registered in :mod:`hierarchy.kernel.registry` as ``double_auction``,
 ``economic_dispatch`` and ``none``. Each holds its parameters and calls a
 pure mechanism; constructors have no side effects.
 

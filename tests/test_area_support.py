@@ -20,13 +20,13 @@ import pytest
 import yaml
 
 import hierarchy
+from area_control.base import AreaState
 from area_control.coordinators import AGC
 from area_control.support import Resource, SupportLimits, allocate, relief_step_mw
-from hierarchy.build import build
 from hierarchy.messages import AreaMeasurement, UnitGroupInfo, UnitStatus
 from hierarchy.scenario import load_scenario
-from hierarchy.wiring import frequency_bias_mw_per_hz
-from area_control.base import AreaState
+from hierarchy.sim.build import build
+from hierarchy.sim.wiring import frequency_bias_mw_per_hz
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -172,7 +172,7 @@ def test_frequency_bias_with_droop_none():
 
 
 def test_scada_extremes_skip_nan_take_the_first_of_equals_and_mark_empty_rows():
-    from hierarchy.build import _nanargs
+    from hierarchy.sim.build import _nanargs
 
     rng = np.random.default_rng(3)
     for _ in range(200):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hierarchy.outputs import read_parquet
+from hierarchy.outputs.files import read_parquet
 from tests.conftest import ROOT, quickstart_dict
 
 SUMMARY_KEYS = [
@@ -125,29 +125,3 @@ def test_schema_is_json():
     assert done.returncode == 0
     schema = json.loads(done.stdout)
     assert "grid" in schema["properties"]
-
-
-def test_kernel_imports_no_physics_and_no_tier():
-    code = ("import sys, hierarchy, hierarchy.engine, hierarchy.build, hierarchy.scenario, "
-            "hierarchy.links, hierarchy.clock, hierarchy.messages, hierarchy.registry, hierarchy.recorder; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in "
-            "('pandapower', 'simbench', 'lightsim2grid', 'unit_control', 'area_control', 'market_control')]; "
-            "print(bad)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert done.stdout.strip() == "[]", done.stdout + done.stderr
-
-
-def test_tiers_do_not_import_each_other():
-    import ast
-
-    tiers = ("unit_control", "area_control", "market_control")
-    for tier in tiers:
-        for file in (ROOT / tier).glob("*.py"):
-            tree = ast.parse(file.read_text())
-            for node in ast.walk(tree):
-                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-                for name in names:
-                    top = name.split(".")[0]
-                    assert top not in set(tiers) - {tier}, f"{file.name} imports {name}"
-                    assert top not in ("pandapower", "simpy"), f"{file.name} imports {name}"

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from hierarchy import docs
-from hierarchy.durations import parse_duration_ms
-from hierarchy.outputs import flatten, read_parquet
+from hierarchy.kernel.durations import parse_duration_ms
+from hierarchy.outputs.files import flatten, read_parquet
 from hierarchy.scenario import load_scenario, resolved_dict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def test_printed_defaults_are_the_loaders_defaults():
 
 
 def test_policy_parameters_are_the_policies_defaults():
-    from hierarchy import registry
+    from hierarchy.kernel import registry
 
     rows = docs.policy_rows()
     assert {name for tier, name in rows if tier == "unit"} == set(registry.names("unit"))

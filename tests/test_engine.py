@@ -23,9 +23,9 @@ CAT_B_Q = [0.44, 0.0, 0.0, -0.44]
 
 def test_power_flow_equals_runpp_every_step():
     """Each settled step's voltages equal pandapower.runpp on the same injections."""
-    from hierarchy.build import build
-    from hierarchy.engine import Engine
     from hierarchy.scenario import load_scenario
+    from hierarchy.sim.build import build
+    from hierarchy.sim.engine import Engine
 
     data = quickstart_dict()
     data["time"]["duration"] = "12h"
@@ -154,8 +154,8 @@ def test_observation_follows_profile_rows_and_trips():
     and the shared arrays cannot be written into."""
     import pytest
 
-    from hierarchy.build import build
     from hierarchy.scenario import load_scenario
+    from hierarchy.sim.build import build
 
     data = quickstart_dict()
     data["time"]["duration"] = "14h"
@@ -206,7 +206,7 @@ def test_send_many_is_send_in_order():
     """One call for many messages delivers, drops and counts exactly as one send each."""
     import simpy
 
-    from hierarchy.links import Link
+    from hierarchy.kernel.links import Link
 
     def deliveries(loss: float, many: bool, down: bool = False):
         env = simpy.Environment()
@@ -247,9 +247,9 @@ def test_same_seed_same_results(quickstart_run):
 
 def test_voltage_blind_policies_are_evaluated_once_per_step_with_the_same_results(monkeypatch):
     """Batteries read no voltage: evaluated once per step, the run is the same to the bit."""
-    from hierarchy.build import build
-    from hierarchy.engine import Engine
     from hierarchy.scenario import load_scenario
+    from hierarchy.sim.build import build
+    from hierarchy.sim.engine import Engine
     from unit_control.battery import Battery
 
     data = quickstart_dict()

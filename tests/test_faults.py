@@ -16,7 +16,7 @@ import pandapower.networks as pn
 import pytest
 
 import hierarchy
-from hierarchy.links import Link
+from hierarchy.kernel.links import Link
 from hierarchy.messages import UnitSetpoint
 from tests.conftest import quickstart_dict
 
@@ -129,8 +129,9 @@ def test_battery_holds_its_last_setpoint_during_an_outage(delivered_setpoints):
 
 def test_a_transformer_outage_opens_the_transformer_not_a_line():
     """line_outage/line_restore accept trafo/N: the transformer goes out, line/1 stays."""
-    from tests.test_bad_input import SB_VALID
     import copy
+
+    from tests.test_bad_input import SB_VALID
 
     data = copy.deepcopy(SB_VALID)
     data["events"] = [{"at": "30min", "kind": "line_outage", "target": "trafo/1"},

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from hierarchy.registry import resolve
+from hierarchy.kernel.registry import resolve
 from market_control import Bid, Generator, Offer, economic_dispatch
 from market_control.markets import DoubleAuctionMarket, EconomicDispatchMarket, NoMarket
 

@@ -18,7 +18,7 @@ import pytest
 from hierarchy.messages import Bid, Offer
 from market_control import double_auction
 from market_control.markets import EconomicDispatchMarket
-from tests.conftest import quickstart_dict, importable_module
+from tests.conftest import importable_module, quickstart_dict
 
 HOUR_MS = 3_600_000
 GATE_MS = 900_000
@@ -39,10 +39,10 @@ def _flexible(data: dict, unit_id: str, loads: list[str], customer_class: str, *
 
 def _run(data: dict, hook=None):
     """Build, let ``hook(rt)`` attach to the runtime, run; return (rt, frames, summary, events)."""
-    from hierarchy.build import build
-    from hierarchy.engine import Engine
+    from hierarchy.outputs.summary import summarize
     from hierarchy.scenario import load_scenario
-    from hierarchy.summary import summarize
+    from hierarchy.sim.build import build
+    from hierarchy.sim.engine import Engine
 
     scenario = load_scenario(data)
     rt = build(scenario, trace=True)
@@ -263,8 +263,8 @@ def test_market_week_scenarios_validate(name):
 
 
 def test_market_references_are_checked_against_the_areas_and_tariffs():
-    from hierarchy.build import build
     from hierarchy.scenario import ScenarioError, load_scenario
+    from hierarchy.sim.build import build
 
     data = _scenario(mechanism="economic_dispatch", transfer_limits=[{"between": ["north", "east"],
                                                                        "limit_mw": 1.0}])
@@ -361,8 +361,8 @@ def test_user_market_by_module_class_clears_every_interval(user_market):
 
 
 def test_user_market_gets_transfer_limits_when_given(user_market):
-    from hierarchy.build import build
     from hierarchy.scenario import load_scenario
+    from hierarchy.sim.build import build
 
     data = _scenario(mechanism=f"{user_market}:ZonalPostedPrice",
                      transfer_limits=[{"between": ["north", "south"], "limit_mw": 8.0}])
@@ -383,8 +383,8 @@ def test_user_market_gets_transfer_limits_when_given(user_market):
     ("no_such_package_x.markets:Posted", False, "cannot import module 'no_such_package_x.markets'"),
 ])
 def test_user_market_that_does_not_fit_is_a_scenario_error(user_market, target, limits, words):
-    from hierarchy.build import build
     from hierarchy.scenario import ScenarioError, load_scenario
+    from hierarchy.sim.build import build
 
     data = _scenario(mechanism=target.format(m=user_market))
     if limits:

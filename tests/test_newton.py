@@ -83,9 +83,9 @@ def _simbench_volt_var(method: str, policy: str = "volt_var") -> dict:
 def _run(data: dict):
     """Run without files; also count the power flows and check every settled step
     against runpp and the Table 8 curve (the worst |Q − curve(V)| in pu of rating)."""
-    from hierarchy.build import build
-    from hierarchy.engine import Engine
     from hierarchy.scenario import load_scenario
+    from hierarchy.sim.build import build
+    from hierarchy.sim.engine import Engine
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -171,10 +171,10 @@ def test_a_policy_that_breaks_its_locality_promise_still_settles(tmp_path, monke
 
 def test_many_buses_under_units_settle_by_relaxation(monkeypatch):
     """Newton's sensitivities are dense: past MAX_BUSES buses under units, relaxation is used."""
-    from hierarchy.build import build
-    from hierarchy.engine import Engine
-    from hierarchy.fixed_point import _Newton
     from hierarchy.scenario import load_scenario
+    from hierarchy.sim.build import build
+    from hierarchy.sim.engine import Engine
+    from hierarchy.sim.fixed_point import _Newton
     from tests.conftest import quickstart_dict
 
     data = quickstart_dict()  # volt-var on the CIGRE feeder's PV units

@@ -6,11 +6,11 @@ import warnings
 import numpy as np
 import pytest
 
-from hierarchy.build import build
-from hierarchy.engine import Engine
-from hierarchy.open_loop import open_loop_reason
+from hierarchy.outputs.summary import summarize
 from hierarchy.scenario import load_scenario
-from hierarchy.summary import summarize
+from hierarchy.sim.build import build
+from hierarchy.sim.engine import Engine
+from hierarchy.sim.open_loop import open_loop_reason
 from tests.conftest import quickstart_dict
 
 

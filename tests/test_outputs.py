@@ -1,4 +1,4 @@
-"""Tests of hierarchy.outputs, hierarchy.plots and hierarchy.compare."""
+"""Tests of hierarchy.outputs: files, plots and run comparison."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,9 +16,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from hierarchy import compare, outputs, plots
-from hierarchy.outputs import (flatten, provenance, read_parquet, sha256_file, write_json_atomic,
-                               write_parquet_atomic, write_text_atomic)
+from hierarchy.outputs import compare, plots
+from hierarchy.outputs import files as outputs
+from hierarchy.outputs.files import (
+    flatten,
+    provenance,
+    read_parquet,
+    sha256_file,
+    write_json_atomic,
+    write_parquet_atomic,
+    write_text_atomic,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -380,12 +388,12 @@ def test_long_run_is_drawn_from_bins_that_keep_the_extremes(tmp_path: Path) -> N
 
 def test_plots_drawn_beside_the_tables_report_their_error(tmp_path, monkeypatch):
     """The plots may be drawn in a child process; their error still reaches the caller."""
-    import hierarchy.plots
-    from hierarchy.results import start_plots
+    import hierarchy.outputs.plots
+    from hierarchy.outputs.write import start_plots
 
     def broken(frames, folder, *, title=""):
         raise ValueError("no axes today")
 
-    monkeypatch.setattr(hierarchy.plots, "make_plots", broken)
+    monkeypatch.setattr(hierarchy.outputs.plots, "make_plots", broken)
     with pytest.raises((RuntimeError, ValueError), match="no axes today"):  # forked or in place
         start_plots({}, tmp_path / "plots", "t")()

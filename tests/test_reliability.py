@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import hierarchy
-from hierarchy.outputs import read_parquet
+from hierarchy.outputs.files import read_parquet
 from tests.conftest import ROOT, quickstart_dict
 
 
@@ -212,11 +212,11 @@ def test_a_signal_stops_the_run_between_two_steps():
     signal arrives; the run still stops only at the start of a physics step,
     so every table has the same completed intervals and frames build.
     """
-    from hierarchy.build import build
-    from hierarchy.clock import Order, tick
-    from hierarchy.engine import Engine
-    from hierarchy.engine_stop import RunInterrupted, StopRequest
+    from hierarchy.kernel.clock import Order, tick
     from hierarchy.scenario import load_scenario
+    from hierarchy.sim.build import build
+    from hierarchy.sim.engine import Engine
+    from hierarchy.sim.stop import RunInterrupted, StopRequest
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

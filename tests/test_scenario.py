@@ -19,9 +19,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hierarchy.durations import format_duration, parse_duration_ms
-from hierarchy.scenario import ScenarioError, load_scenario, resolved_dict, scenario_json_schema
-from hierarchy.scenario_sections import ElementQuery, FeederSelector
+from hierarchy.kernel.durations import format_duration, parse_duration_ms
+from hierarchy.scenario import (
+    ScenarioError,
+    load_scenario,
+    resolved_dict,
+    scenario_json_schema,
+)
+from hierarchy.scenario.sections import ElementQuery, FeederSelector
 from tests.conftest import scenario_locations
 
 DAY_MS, HOUR_MS, MIN_MS = 86_400_000, 3_600_000, 60_000

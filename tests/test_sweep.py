@@ -1,4 +1,4 @@
-"""Sweeps (hierarchy.sweep, ``hiergrid sweep``/``compare``) on local workers and
+"""Sweeps (hierarchy.sweep.run, ``hiergrid sweep``/``compare``) on local workers and
 on a real Dask cluster (a ``dask scheduler`` and two ``dask worker``
 processes on 127.0.0.1).
 
@@ -24,10 +24,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from hierarchy.outputs import read_parquet
+from hierarchy.outputs.files import read_parquet
 from hierarchy.scenario import ScenarioError
-from hierarchy.sweep import run_sweep
-from hierarchy.sweep_spec import expand_sweep, load_sweep, parse_key_path, set_key_path
+from hierarchy.sweep.run import run_sweep
+from hierarchy.sweep.spec import expand_sweep, load_sweep, parse_key_path, set_key_path
 from tests.conftest import ROOT, quickstart_dict
 
 CURVES = ["ieee1547_cat_a", "not_a_curve", "ieee1547_cat_b"]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hierarchy.registry import BUILTIN, resolve
+from hierarchy.kernel.registry import BUILTIN, resolve
 from unit_control.base import Capability, Command, UnitPolicy
 from unit_control.conformance import check_unit_policy, make_observation
 

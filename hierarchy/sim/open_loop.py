@@ -8,7 +8,7 @@ setpoint, and no unit would take one. The engine then solves the steps in
 blocks (:meth:`PowerFlow.solve_many <hierarchy.plant.powerflow.PowerFlow.solve_many>`,
 lightsim2grid's time-series computer, each step warm-started from the one
 before, as when stepping) and records each block at once
-(:meth:`Recorder.record_block <hierarchy.recorder.Recorder.record_block>`).
+(:meth:`Recorder.record_block <hierarchy.sim.recorder.Recorder.record_block>`).
 The recorded results equal the step-by-step engine's to the solver's
 rounding; what an open-loop run does not do is send the meter readings
 nobody acts on, so it reports no messages.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hierarchy.build import Runtime
+    from hierarchy.sim.build import Runtime
 
 __all__ = ["open_loop_reason", "run_open_loop", "BLOCK_STEPS"]
 
@@ -55,7 +55,7 @@ def run_open_loop(rt: "Runtime", progress=None, stop=None, block: int = BLOCK_ST
     progress : callable or None
         Called with the number of steps done since the last call.
     stop : StopRequest or None
-        Checked before every block (:class:`~hierarchy.engine_stop.RunInterrupted`).
+        Checked before every block (:class:`~hierarchy.sim.stop.RunInterrupted`).
     """
     plant, n = rt.plant, rt.n_steps
     for k0 in range(0, n, block):

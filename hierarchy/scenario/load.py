@@ -40,16 +40,40 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
-from hierarchy.durations import format_duration
-from hierarchy.scenario_schema import (Config, ControlConfig, FrequencyConfig, GridConfig,
-                                       Identifier, KeyPathError, OutputsConfig, ProfilesConfig,
-                                       StrictInt, TimeConfig, describe, is_datetime_like,
-                                       to_datetime)
-from hierarchy.scenario_sections import (EVENT_KINDS, TARIFF_KINDS, AreaConfig,
-                                         CommunicationConfig, Event, MarketConfig, UnitConfig)
+from hierarchy.kernel.durations import format_duration
+from hierarchy.scenario.schema import (
+    Config,
+    ControlConfig,
+    FrequencyConfig,
+    GridConfig,
+    Identifier,
+    KeyPathError,
+    OutputsConfig,
+    ProfilesConfig,
+    StrictInt,
+    TimeConfig,
+    describe,
+    is_datetime_like,
+    to_datetime,
+)
+from hierarchy.scenario.sections import (
+    EVENT_KINDS,
+    TARIFF_KINDS,
+    AreaConfig,
+    CommunicationConfig,
+    Event,
+    MarketConfig,
+    UnitConfig,
+)
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "scenario_json_schema", "resolved_dict"]
 
@@ -352,7 +376,7 @@ def scenario_json_schema() -> dict[str, Any]:
 
     Defaults are written as in a scenario file (durations with units).
     """
-    from hierarchy.scenario_schema import ScenarioJsonSchema
+    from hierarchy.scenario.schema import ScenarioJsonSchema
 
     schema = Scenario.model_json_schema(mode="validation", schema_generator=ScenarioJsonSchema)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",

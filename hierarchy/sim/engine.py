@@ -1,7 +1,7 @@
 """The SimPy engine: wires the tiers' processes and moves their messages.
 
 Processes (DESIGN.md "Time"), each at its own period, ordered within an
-instant by :mod:`hierarchy.clock`:
+instant by :mod:`hierarchy.kernel.clock`:
 
 * ``physics`` every ``time.step``: profiles → unit controllers iterated with
   the power flow to a fixed point → record → unit status and meter readings
@@ -26,20 +26,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from hierarchy.clock import Order, tick
-from hierarchy.fixed_point import FixedPoint, PolicyError, policy_error, unit_policy
-from hierarchy.links import TraceRecord
-from hierarchy.messages import AreaMeasurement, Award, Offer, Price, UnitSetpoint, UnitStatus
-from hierarchy.open_loop import open_loop_reason, run_open_loop
+from hierarchy.kernel.clock import Order, tick
+from hierarchy.kernel.links import TraceRecord
+from hierarchy.messages import (
+    AreaMeasurement,
+    Award,
+    Offer,
+    Price,
+    UnitSetpoint,
+    UnitStatus,
+)
+from hierarchy.sim.fixed_point import FixedPoint, PolicyError, policy_error, unit_policy
+from hierarchy.sim.open_loop import open_loop_reason, run_open_loop
 
 if TYPE_CHECKING:
-    from hierarchy.build import Runtime
+    from hierarchy.sim.build import Runtime
 
 __all__ = ["Engine", "PolicyError"]
 
 
 class Engine:
-    """Runs one :class:`~hierarchy.build.Runtime` to its end.
+    """Runs one :class:`~hierarchy.sim.build.Runtime` to its end.
 
     Parameters
     ----------
@@ -50,7 +57,7 @@ class Engine:
         Called with the number of physics steps done since the last call.
     stop : StopRequest or None
         Checked at the start of every physics step; a stop asked for by a
-        signal ends the run there (:class:`~hierarchy.engine_stop.RunInterrupted`).
+        signal ends the run there (:class:`~hierarchy.sim.stop.RunInterrupted`).
     open_loop : bool
         Allow the block-wise open-loop run where it applies (default); False
         steps every run through the SimPy processes.
@@ -75,7 +82,7 @@ class Engine:
 
         A run with nothing that acts on the grid (no unit groups, events,
         market or frequency dynamics; areas that only watch) is solved and
-        recorded in blocks instead (:mod:`hierarchy.open_loop`), unless
+        recorded in blocks instead (:mod:`hierarchy.sim.open_loop`), unless
         ``open_loop=False`` was given.
         """
         env, rt = self.env, self.rt

@@ -33,7 +33,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from hierarchy.outputs import write_atomic
+from hierarchy.outputs.files import write_atomic
 
 __all__ = [
     "make_plots", "plot_voltage_band", "plot_line_loading", "plot_net_export",

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from hierarchy import registry
-from hierarchy.groups import UnitGroup
+from hierarchy.kernel import registry
 from hierarchy.scenario import Scenario, ScenarioError
+from hierarchy.sim.groups import UnitGroup
 
 __all__ = ["build_groups", "check_param_type", "GROUP_PARAMS"]
 
@@ -102,7 +102,7 @@ def check_param_type(default: Any, value: Any, path: str, per_unit: bool = True,
     else:
         return
     if not ok:
-        from hierarchy.scenario_schema import describe
+        from hierarchy.scenario.schema import describe
 
         either = " (or a list of one per unit)" if per_unit else ""
         raise ScenarioError(path, f"expected {wanted}{either}; got {describe(value)}")

@@ -2,7 +2,7 @@
 
 The attribute names are the YAML keys of DESIGN.md, "Scenario file (v1)".
 Durations are ``int`` milliseconds, ``time.start`` a ``datetime``. Areas,
-units, links, market and events are in :mod:`hierarchy.scenario_sections`; the
+units, links, market and events are in :mod:`hierarchy.scenario.sections`; the
 root model, loading, error reporting and the JSON Schema in
 :mod:`hierarchy.scenario`.
 
@@ -18,14 +18,30 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field,
-                      PlainSerializer, Strict, Tag, ValidationInfo, WithJsonSchema,
-                      field_validator, model_validator)
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Strict,
+    Tag,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from hierarchy.durations import DURATION_PATTERN, format_duration, parse_duration_ms
-from hierarchy.registry import BUILTIN
+from hierarchy.kernel.durations import (
+    DURATION_PATTERN,
+    format_duration,
+    parse_duration_ms,
+)
+from hierarchy.kernel.registry import BUILTIN
 
 __all__ = [
     "KeyPathError", "describe", "ELEMENT_TABLES", "ELEMENT_PATTERN", "TIERS", "Config",
@@ -126,7 +142,7 @@ class ScenarioJsonSchema(GenerateJsonSchema):
     duration default would read ``300000`` (its value in ms) against a
     ``string`` type with a units pattern. Here the serializer is applied in
     validation mode too: durations read ``"5min"``
-    (:func:`hierarchy.durations.format_duration`), ``time.start``
+    (:func:`hierarchy.kernel.durations.format_duration`), ``time.start``
     ``"2016-01-01 00:00:00"``, so that every default validates against its
     own property schema.
     """

@@ -16,10 +16,17 @@ from typing import Any
 import numpy as np
 import simpy
 
-from hierarchy.links import Link
+from hierarchy.kernel.links import Link
 from hierarchy.scenario import Scenario, ScenarioError
-from hierarchy.wiring import (area_net_export_matrices, assign_areas, build_groups,
-                              check_event_targets, coordinator_for, group_infos, market_for)
+from hierarchy.sim.wiring import (
+    area_net_export_matrices,
+    assign_areas,
+    build_groups,
+    check_event_targets,
+    coordinator_for,
+    group_infos,
+    market_for,
+)
 
 __all__ = ["Runtime", "AreaRuntime", "build"]
 
@@ -325,7 +332,7 @@ def build(scenario: Scenario, trace: bool = False):
     from hierarchy.plant.network import load_net
     from hierarchy.plant.plant import Plant
     from hierarchy.plant.profiles import build_profiles
-    from hierarchy.recorder import Recorder
+    from hierarchy.sim.recorder import Recorder
 
     grid = scenario.grid
     try:

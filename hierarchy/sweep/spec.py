@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hierarchy.scenario import Scenario, ScenarioError, _read_yaml, load_scenario
+from hierarchy.scenario.load import Scenario, ScenarioError, _read_yaml, load_scenario
 
 __all__ = ["Sweep", "SweepRun", "load_sweep", "expand_sweep", "parse_key_path", "set_key_path",
            "is_sweep_file", "blame"]

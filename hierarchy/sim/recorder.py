@@ -485,7 +485,12 @@ def _balance_rows(p_mw: dict, load_p_mw: np.ndarray, shed_mw: np.ndarray | None,
 
 def _meter_plan(rt, area_ids: list) -> _MeterPlan:
     """Participants named as the areas name them in their orders (area_control.aggregation)."""
-    from area_control.aggregation import LOAD, OTHER_GENERATION, OTHER_STORAGE, unit_participant
+    from area_control.aggregation import (
+        LOAD,
+        OTHER_GENERATION,
+        OTHER_STORAGE,
+        unit_participant,
+    )
 
     names: list = []
     column: dict = {}

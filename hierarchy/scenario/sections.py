@@ -1,7 +1,7 @@
 """Scenario sections with structure of their own: areas, units, links, market, events.
 
 Part of the typed scenario model (DESIGN.md, "Scenario file (v1)"); the
-field types and simple sections are in :mod:`hierarchy.scenario_schema`.
+field types and simple sections are in :mod:`hierarchy.scenario.schema`.
 Unions (bus selections, element selections, tariffs, events) are
 discriminated, so that an error names one key path and one readable message.
 """
@@ -11,14 +11,39 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
 from annotated_types import MinLen
-from pydantic import (AfterValidator, BeforeValidator, Discriminator, Field, PlainSerializer,
-                      Tag, ValidationInfo, WithJsonSchema, field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from hierarchy.scenario_schema import (ELEMENT_TABLES, BranchName, BusName, Config, Duration,
-                                       ElementName, EventTime, FiniteFloat, Identifier,
-                                       KeyPathError, LoadName, PositiveDuration, Probability,
-                                       StrictBool, TierPair, UnitElementName, describe,
-                                       policy_name)
+from hierarchy.scenario.schema import (
+    ELEMENT_TABLES,
+    BranchName,
+    BusName,
+    Config,
+    Duration,
+    ElementName,
+    EventTime,
+    FiniteFloat,
+    Identifier,
+    KeyPathError,
+    LoadName,
+    PositiveDuration,
+    Probability,
+    StrictBool,
+    TierPair,
+    UnitElementName,
+    describe,
+    policy_name,
+)
 
 __all__ = [
     "LinkDefault", "LinkConfig", "CommunicationConfig",

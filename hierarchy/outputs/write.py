@@ -13,8 +13,12 @@ from typing import Callable
 
 import yaml
 
-from hierarchy.outputs import (provenance, write_json_atomic, write_parquet_atomic,
-                               write_text_atomic)
+from hierarchy.outputs.files import (
+    provenance,
+    write_json_atomic,
+    write_parquet_atomic,
+    write_text_atomic,
+)
 from hierarchy.scenario import resolved_dict
 
 __all__ = ["write_results", "start_plots"]
@@ -54,7 +58,7 @@ def start_plots(frames: dict, folder: Path, title: str) -> Callable[[], None]:
     Elsewhere they are drawn here, at once. An error of the plots is raised
     by the returned function, as if they had been drawn in place.
     """
-    from hierarchy.plots import make_plots
+    from hierarchy.outputs.plots import make_plots
 
     if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         make_plots(frames, folder, title=title)

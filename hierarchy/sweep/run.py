@@ -1,6 +1,6 @@
 """Parameter sweeps and policy comparisons, on one machine or a Dask cluster.
 
-:func:`run_sweep` reads a sweep file (:mod:`hierarchy.sweep_spec`),
+:func:`run_sweep` reads a sweep file (:mod:`hierarchy.sweep.spec`),
 validates every run's scenario, then runs each one as an ordinary run
 (:func:`hierarchy.api.run`, its own results folder ``DIR/<run_id>/``) on
 `dask.distributed <https://distributed.dask.org>`_ workers: local worker
@@ -37,9 +37,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from hierarchy.outputs import flatten, write_parquet_atomic, write_text_atomic
+from hierarchy.outputs.files import flatten, write_parquet_atomic, write_text_atomic
 from hierarchy.scenario import resolved_dict
-from hierarchy.sweep_spec import SweepRun, expand_sweep, load_sweep
+from hierarchy.sweep.spec import SweepRun, expand_sweep, load_sweep
 
 __all__ = ["run_sweep", "run_one", "SweepOutcome", "sweep_table", "default_workers"]
 
@@ -238,7 +238,7 @@ def run_sweep(sweep_file: str | os.PathLike[str], out: str | os.PathLike[str], *
     Parameters
     ----------
     sweep_file : path
-        The sweep YAML (:mod:`hierarchy.sweep_spec`).
+        The sweep YAML (:mod:`hierarchy.sweep.spec`).
     out : path
         Sweep folder: each run writes ``out/<run_id>/``; runs already complete
         there are skipped.

@@ -1,6 +1,6 @@
 """Builder steps that need the grid: areas, unit groups, coordinators, market.
 
-Unit groups are constructed in :mod:`hierarchy.wiring_units` (re-exported here).
+Unit groups are constructed in :mod:`hierarchy.sim.wiring_units` (re-exported here).
 
 Each function checks what it builds against the grid and raises a
 :class:`~hierarchy.scenario.ScenarioError` naming the scenario key path.
@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from hierarchy import registry
-from hierarchy.groups import UnitGroup
+from hierarchy.kernel import registry
 from hierarchy.messages import UnitGroupInfo
 from hierarchy.scenario import Scenario, ScenarioError
-from hierarchy.wiring_units import GROUP_PARAMS, build_groups, check_param_type
+from hierarchy.sim.groups import UnitGroup
+from hierarchy.sim.wiring_units import GROUP_PARAMS, build_groups, check_param_type
 
 __all__ = ["assign_areas", "build_groups", "group_infos", "coordinator_for", "market_for",
            "area_net_export_matrices", "check_event_targets", "check_param_type", "GROUP_PARAMS"]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from hierarchy.clock import Order, tick
+from hierarchy.kernel.clock import Order, tick
 
 __all__ = ["Link", "LinkStats", "TraceRecord"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hierarchy.recorder import SYSTEM_COLUMNS
+from hierarchy.sim.recorder import SYSTEM_COLUMNS
 
 __all__ = ["summarize"]
 
