@@ -78,18 +78,11 @@ class PowerFlow(FlowResults):
     Attributes
     ----------
     vm_pu, va_degree : ndarray
-        Bus voltage magnitude [pu] and angle [degree], per bus row.
-    line_p_from_mw, line_p_to_mw, line_q_from_mvar, line_loading_percent : ndarray
-        Line flows into the line at each end [MW], [Mvar] and current
-        loading [%] of ``max_i_ka * df * parallel``, per line row.
-    trafo_p_hv_mw, trafo_p_lv_mw, trafo_loading_percent : ndarray
-        Transformer flows [MW] and loading [%] (current-based), per trafo row.
-    ext_grid_p_mw, ext_grid_q_mvar : ndarray
-        External grid supply [MW], [Mvar] (positive = into the grid).
-    losses_mw : float
-        Total active losses [MW].
-    gen_slack_p_mw : ndarray
-        Each gen's share of a distributed slack [MW] (:meth:`set_slack_weights`).
+        Bus voltage magnitude [pu] and angle [degree] of the last solve, per
+        bus row; its other results (line and trafo flows [MW], [Mvar] and
+        loadings [%], ext_grid supply, ``losses_mw``, ``gen_slack_p_mw``,
+        all NaN where de-energised) are those of
+        :class:`~hierarchy.plant.flow_results.FlowResults`.
     n_solves, n_fallbacks : int
         Solves requested; solves the fast backend passed to ``runpp``.
     n_iterations : int
@@ -97,14 +90,6 @@ class PowerFlow(FlowResults):
         solver of distributed slack does not report its own).
     n_model_changes : int
         Network models (topology, taps) taken up by solves.
-
-    Notes
-    -----
-    The results are those of :class:`~hierarchy.plant.flow_results.FlowResults`.
-    Array order is the row order of the net's tables. Results are NaN for
-    de-energised buses, branches and ext_grids (out of service, or in an
-    island without slack). ``losses_mw`` is the sum of the active losses of
-    all branches (lines, trafos, impedances, switch branches) [1]_.
 
     Examples
     --------
