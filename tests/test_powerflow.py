@@ -15,7 +15,8 @@ import pandapower as pp
 import pandapower.networks as pn
 import pytest
 
-from hierarchy.plant.powerflow import RESULTS, PowerFlow
+from hierarchy.plant.flow_results import RESULTS
+from hierarchy.plant.powerflow import PowerFlow
 
 VM_TOL_PU = 1e-9
 LOADING_TOL_PERCENT = 1e-6
@@ -245,9 +246,9 @@ def test_pandapower_backend_equals_lightsim2grid(grid: str, cigre_net: pp.pandap
 
 def test_fallback_to_runpp_when_fast_solver_fails(cigre_net: pp.pandapowerNet,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from hierarchy.plant import powerflow
+    from hierarchy.plant.network_model import NetworkModel
     flow = PowerFlow(cigre_net)
-    monkeypatch.setattr(powerflow._Model, "newton", lambda self, sbus, v0: None)
+    monkeypatch.setattr(NetworkModel, "newton", lambda self, sbus, v0: None)
     assert flow.solve(*injections(cigre_net))
     assert flow.n_fallbacks == 1
     assert_matches_runpp(flow, runpp_reference(cigre_net))

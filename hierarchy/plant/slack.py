@@ -1,14 +1,19 @@
-"""Distributed slack in islands without an ext_grid (DESIGN.md "Frequency").
+"""Islands and their slack: who balances each island's power flow (DESIGN.md "Frequency").
 
 In an island that holds no ext_grid the imbalance of the power flow is
 shared by the island's droop units in proportion to their weights
 ``P_rated / R`` [MW/pu], as pandapower's ``distributed_slack`` does: one
 gen per such island is tagged as the angle reference (``gen.slack``), every
-weighted gen carries ``gen.slack_weight``. pandapower solves one slack
-variable for the whole network, so islands are solved one by one here: the
-ext_grid islands together with lightsim2grid's single-slack Newton-Raphson,
-each distributed island with its distributed-slack Newton-Raphson (NR_KLU),
-the weighted buses passed as its slack buses (lightsim2grid's rule).
+weighted gen carries ``gen.slack_weight`` (:func:`assign_island_slack`,
+before the network is compiled). pandapower solves one slack variable for
+the whole network, so islands are solved one by one here. On the compiled
+network model (:class:`IslandSlack`): the ext_grid islands together with
+lightsim2grid's single-slack Newton-Raphson, each distributed island with
+its distributed-slack Newton-Raphson (NR_KLU), the weighted buses passed as
+its slack buses (lightsim2grid's rule), and each gen's share of the slack
+from the solution. With ``pandapower.runpp`` (:func:`runpp_with_slack`):
+island by island on copies of the net (:func:`runpp_islands`), the shares
+read from its ``res_gen`` (:func:`gen_slack_from_results`).
 
 References
 ----------
@@ -30,7 +35,8 @@ from scipy.sparse.csgraph import connected_components
 
 from hierarchy.plant.topology import islands as topology_islands
 
-__all__ = ["assign_island_slack", "IslandSolver", "runpp_islands"]
+__all__ = ["assign_island_slack", "IslandSlack", "runpp_with_slack", "runpp_islands",
+           "gen_slack_from_results"]
 
 
 def assign_island_slack(net: pp.pandapowerNet, gen_weight: np.ndarray) -> list[np.ndarray]:
@@ -87,8 +93,11 @@ class _Part:
     distributed: bool  # solved with the distributed-slack Newton-Raphson (NR_KLU)
 
 
-class IslandSolver:
-    """Newton-Raphson island by island, with distributed slack where weighted.
+class IslandSlack:
+    """Distributed slack of one compiled network model (pandapower's ppci).
+
+    Newton-Raphson island by island, with distributed slack where weighted,
+    and each gen's share of its island's slack. Built by :meth:`build`.
 
     Parameters
     ----------
@@ -99,13 +108,48 @@ class IslandSolver:
     bus_weight : ndarray
         Slack weight per ppci bus (> 0 only at weighted gens of islands
         without ext_grid).
+    gen_bus_ppci : ndarray
+        ppci bus per gen row (``n_ppci``: not in the model).
+    gen_weight : ndarray
+        Slack weight per gen row [MW/pu] (``gen.slack_weight``).
+    base_mva : float
+        Power base [MVA].
     """
 
-    def __init__(self, ybus, ref: np.ndarray, pv: np.ndarray, pq: np.ndarray,
-                 bus_weight: np.ndarray) -> None:
+    @classmethod
+    def build(cls, net: pp.pandapowerNet, ybus: sparse.csc_matrix, ref: np.ndarray,
+              pv: np.ndarray, pq: np.ndarray, base_mva: float,
+              gen_weight: np.ndarray | None) -> "IslandSlack | None":
+        """The distributed slack of ``net`` as just converted by ``_pd2ppc`` (after
+        :func:`assign_island_slack`), or None where no island shares its slack.
+
+        ``gen_weight`` None: distributed slack off. Otherwise the weights are the
+        ``gen.slack_weight`` that :func:`assign_island_slack` wrote.
+        """
+        if gen_weight is None:
+            return None
+        n_ppci = ybus.shape[0]
+        gen_weight = np.asarray(net.gen["slack_weight"].to_numpy(dtype=float)
+                                if "slack_weight" in net.gen else gen_weight)
+        is_gen = np.asarray(net["_is_elements"].get("gen", np.zeros(len(net.gen), bool)), dtype=bool)
+        gen_bus = net._pd2ppc_lookups["bus"][net.gen["bus"].to_numpy(np.int64)] if len(net.gen) else (
+            np.zeros(0, np.int64))
+        gen_bus_ppci = np.where(is_gen & (gen_bus < n_ppci), gen_bus, n_ppci)
+        on = gen_bus_ppci < n_ppci
+        bus_weight = np.bincount(gen_bus_ppci[on], weights=gen_weight[on],
+                                 minlength=n_ppci)[:n_ppci]
+        if not np.any(bus_weight > 0):
+            return None
+        return cls(ybus, ref, pv, pq, bus_weight, gen_bus_ppci, gen_weight, base_mva)
+
+    def __init__(self, ybus: sparse.csc_matrix, ref: np.ndarray, pv: np.ndarray, pq: np.ndarray,
+                 bus_weight: np.ndarray, gen_bus_ppci: np.ndarray, gen_weight: np.ndarray,
+                 base_mva: float) -> None:
         n = ybus.shape[0]
         _, label = connected_components(abs(ybus) > 0, directed=False)
+        self.ybus = ybus
         self.bus_weight = bus_weight
+        self.gen_bus_ppci, self.gen_weight, self.base_mva = gen_bus_ppci, gen_weight, base_mva
         self.parts: list[_Part] = []
         single = np.zeros(n, bool)
         for island in np.unique(label):
@@ -143,7 +187,7 @@ class IslandSolver:
 
     def solve(self, sbus: np.ndarray, v0: np.ndarray, max_iteration: int,
               tolerance_mva: float) -> np.ndarray | None:
-        """Solve every part from ``v0``; the complex voltages [pu] or None."""
+        """Solve every island from ``v0``; the complex voltages [pu] or None."""
         v = np.full(v0.shape, np.nan, dtype=complex)
         for part in self.parts:
             solver = part.solver
@@ -162,23 +206,51 @@ class IslandSolver:
             v[part.buses] = v_part
         return v
 
+    def gen_share_mw(self, v: np.ndarray, sbus: np.ndarray) -> np.ndarray:
+        """Each weighted gen's part of the distributed slack [MW] (generation positive),
+        at the solution ``v`` [pu] of injections ``sbus`` [pu].
 
-def gen_slack_share_mw(ybus, v: np.ndarray, sbus: np.ndarray, base_mva: float, gen_bus_ppci: np.ndarray,
-                       gen_weight: np.ndarray, bus_weight: np.ndarray) -> np.ndarray:
-    """Each weighted gen's part of the distributed slack [MW] (generation positive).
+        The active mismatch at a weighted bus is its share of the island's
+        slack; gens on one bus split it by their weights.
+        """
+        gen_bus_ppci, gen_weight = self.gen_bus_ppci, self.gen_weight
+        mismatch_mw = np.real(v * np.conj(self.ybus @ v) - sbus) * self.base_mva
+        n = sbus.size
+        on = (gen_bus_ppci < n) & (gen_weight > 0)
+        share = np.zeros(gen_weight.size)
+        bus = gen_bus_ppci[on]
+        total = np.bincount(bus, weights=gen_weight[on], minlength=n)
+        share[on] = mismatch_mw[bus] * gen_weight[on] / np.where(total[bus] > 0, total[bus], 1.0)
+        share[on] = np.where(self.bus_weight[bus] > 0, share[on], 0.0)
+        return share
 
-    The active mismatch at a weighted bus is its share of the island's
-    slack; gens on one bus split it by their weights.
+
+def runpp_with_slack(net: pp.pandapowerNet, gen_weight: np.ndarray | None, **options) -> None:
+    """``pandapower.runpp``; with gen weights, island by island with distributed slack.
+
+    Parameters
+    ----------
+    net : pandapowerNet
+        Solved in place (results in its ``res_*`` tables; with weights, its
+        ``gen.slack`` and ``gen.slack_weight`` are set by
+        :func:`assign_island_slack`).
+    gen_weight : ndarray or None
+        Weight per gen row [MW/pu], or None: one ``runpp`` of the whole net.
+    **options
+        Passed to ``pandapower.runpp``.
     """
-    mismatch_mw = np.real(v * np.conj(ybus @ v) - sbus) * base_mva
-    n = sbus.size
-    on = (gen_bus_ppci < n) & (gen_weight > 0)
-    share = np.zeros(gen_weight.size)
-    bus = gen_bus_ppci[on]
-    total = np.bincount(bus, weights=gen_weight[on], minlength=n)
-    share[on] = mismatch_mw[bus] * gen_weight[on] / np.where(total[bus] > 0, total[bus], 1.0)
-    share[on] = np.where(bus_weight[bus] > 0, share[on], 0.0)
-    return share
+    if gen_weight is None:
+        pp.runpp(net, **options)
+        return
+    assign_island_slack(net, gen_weight)
+    runpp_islands(net, **options)
+
+
+def gen_slack_from_results(net: pp.pandapowerNet) -> np.ndarray:
+    """Each gen's part of the distributed slack [MW] after :func:`runpp_with_slack`
+    with weights: its solved output minus its setpoint where weighted, else 0."""
+    solved = np.nan_to_num(net.res_gen["p_mw"].to_numpy(dtype=float) - net.gen["p_mw"].to_numpy(float))
+    return np.where(net.gen["slack_weight"].to_numpy(float) > 0, solved, 0.0)
 
 
 def runpp_islands(net: pp.pandapowerNet, **options) -> None:
