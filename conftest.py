@@ -1,0 +1,14 @@
+"""Doctest collection of the library: modules of an extra that is not installed are skipped.
+
+``pytest`` collects ``hierarchy/`` for doctests (``--doctest-modules``); the
+Gymnasium and mosaik adapters import their packages, which a core install
+(``pip install -e ".[test]"``) does not have. Their tests skip themselves
+(``pytest.importorskip``).
+"""
+from importlib.util import find_spec
+
+collect_ignore = []
+if find_spec("gymnasium") is None:
+    collect_ignore += ["hierarchy/gym_env.py", "hierarchy/coupling/gym_env.py"]
+if find_spec("mosaik_api_v3") is None:
+    collect_ignore += ["hierarchy/coupling/mosaik_sim.py"]
