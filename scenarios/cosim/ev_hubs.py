@@ -30,12 +30,14 @@ META = {
 }
 
 
-def charging_mw(energy_left_mwh: float, hours_left: float, p_max_mw: float, cheap: bool) -> float:
-    """Charging power [MW] for the next step: full when cheap, else just enough to finish."""
+def charging_mw(energy_left_mwh: float, hours_left: float, p_max_mw: float, cheap: bool,
+                step_h: float) -> float:
+    """Charging power [MW] over the next step [h]: full when cheap, else just enough to
+    finish by departure; never more than is left to charge."""
     if energy_left_mwh <= 0 or hours_left <= 0:
         return 0.0
     need_mw = energy_left_mwh / hours_left
-    return min(p_max_mw if cheap else need_mw, p_max_mw)
+    return min(p_max_mw if cheap else need_mw, p_max_mw, energy_left_mwh / step_h)
 
 
 def _known(value) -> bool:
@@ -78,8 +80,10 @@ class Hubs(mosaik_api_v3.Simulator):
                 hub["energy_left_mwh"] = hub["energy_mwh"]
             plugged = not (hub["depart_h"] <= hour < hub["arrive_h"])
             hours_left = (hub["depart_h"] - hour) % 24.0
-            cheap = _known(price) and price <= hub["price_low"] and _known(vm_pu) and vm_pu >= hub["v_min_pu"]
-            p_mw = charging_mw(hub["energy_left_mwh"], hours_left, hub["p_max_mw"], cheap) if plugged else 0.0
+            cheap = (_known(price) and price <= hub["price_low"]
+                     and _known(vm_pu) and vm_pu >= hub["v_min_pu"])
+            p_mw = (charging_mw(hub["energy_left_mwh"], hours_left, hub["p_max_mw"], cheap, step_h)
+                    if plugged else 0.0)
             hub["energy_left_mwh"] = max(hub["energy_left_mwh"] - p_mw * step_h, 0.0)
             hub["p_set_mw"] = 0.0 - p_mw  # charging is consumption: negative
             self.rows.append([time, eid, vm_pu, price, hub["p_set_mw"], hub["energy_left_mwh"]])
