@@ -46,9 +46,13 @@ def _files_under(folder: Path) -> set[Path]:
             and ".ipynb_checkpoints" not in p.parts}
 
 
-def test_there_are_five_notebooks():
+#: notebooks that need an optional extra: name -> the package it needs
+EXTRAS = {"07_gym_agent": "gymnasium"}
+
+
+def test_there_are_the_notebooks():
     assert NAMES == ["01_quickstart", "02_unit_control", "03_area_control", "04_market",
-                     "05_your_own_policy"]
+                     "05_your_own_policy", "07_gym_agent"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -68,6 +72,8 @@ def test_notebooks_equal_their_generator():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs(name, monkeypatch):
+    if name in EXTRAS:
+        pytest.importorskip(EXTRAS[name])
     _ensure_kernel()
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
