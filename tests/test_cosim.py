@@ -20,9 +20,9 @@ import pytest
 mosaik = pytest.importorskip("mosaik")
 pytest.importorskip("mosaik_api_v3")
 
-from hierarchy.coupling.mosaik_sim import META, HiergridSimulator  # noqa: E402
-from hierarchy.outputs import read_parquet  # noqa: E402
-from tests.conftest import SCENARIOS  # noqa: E402
+from hierarchy.coupling.mosaik_sim import META, HiergridSimulator
+from hierarchy.outputs import read_parquet
+from tests.conftest import SCENARIOS
 
 COSIM = SCENARIOS / "cosim"
 #: the example's hubs: eid -> (storage element, its bus)
@@ -45,7 +45,7 @@ def cosim(tmp_path_factory):
 
 
 def test_the_run_is_complete_and_written(cosim):
-    summary, hubs, tables = cosim
+    summary, hubs, _ = cosim
     assert summary["complete"] and summary["steps"] == 96 and "error" not in summary
     assert len(hubs) == 2 * 96
 

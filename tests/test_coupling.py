@@ -18,38 +18,19 @@ import sys
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import hierarchy
 from hierarchy.coupling.stepper import Order, SteppedRun
 from hierarchy.scenario import load_scenario
-from tests.conftest import ROOT, SCENARIOS, quickstart_dict
+from tests.conftest import ROOT, SCENARIOS, assert_same_results, quickstart_dict
 from unit_control.conformance import make_observation
 from unit_control.external import External
-
-#: summary keys that differ between two equal runs (wall-clock time)
-_WALL = ("wall_s", "steps_per_s")
-
 
 def _run(source):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return hierarchy.run(copy.deepcopy(source), write=False)
-
-
-def assert_same_results(first, second) -> None:
-    """Every table, the events and the summary (but wall-clock time) equal, bit for bit."""
-    assert first.frame_names == second.frame_names
-    for name in first.frame_names:
-        pd.testing.assert_frame_equal(first.frame(name), second.frame(name), check_exact=True,
-                                      obj=name)
-    pd.testing.assert_frame_equal(first.events, second.events, check_exact=True)
-    one, two = (copy.deepcopy(r.summary) for r in (first, second))
-    for summary in (one, two):
-        for key in _WALL:
-            summary["runtime"].pop(key)
-    assert one == two
 
 
 @pytest.mark.parametrize("name", ["quickstart.yaml", "microgrid_island.yaml"])

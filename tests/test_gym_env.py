@@ -24,10 +24,9 @@ import pytest
 
 gym = pytest.importorskip("gymnasium")
 
-import hierarchy  # noqa: E402
-from hierarchy.gym_env import ENV_ID, HiergridEnv  # noqa: E402
-from tests.conftest import importable_module, quickstart_dict  # noqa: E402
-from tests.test_coupling import assert_same_results  # noqa: E402
+import hierarchy
+from hierarchy.gym_env import ENV_ID, HiergridEnv
+from tests.conftest import assert_same_results, importable_module, quickstart_dict
 
 SEED = 11
 
@@ -117,7 +116,7 @@ class ReplaySetpoints(NoCoordinator):
 def test_replayed_unit_actions_equal_the_same_actions_as_a_user_policy(tmp_path, monkeypatch):
     data = _scenario()
     env = HiergridEnv(data, "units.pv")
-    actions, rewards, infos, first = _episode(env, None)
+    actions, rewards, _, first = _episode(env, None)
     assert len(actions) == 24  # one decision per 15-min step of 6 h
     _, rewards_again, _, second = _episode(env, actions)
     assert rewards_again == rewards
@@ -143,7 +142,7 @@ def test_replayed_area_actions_equal_the_same_actions_as_a_user_coordinator(tmp_
     assert env.action_units == ["sgen/10", "sgen/11", "storage/0", "storage/1"]
     np.testing.assert_array_equal(env.action_space.low, [0.0, 0.0, -0.2, -0.2])
     np.testing.assert_array_equal(env.action_space.high, [0.31, 0.212, 0.2, 0.2])
-    actions, rewards, _, first = _episode(env, None)
+    actions, _, _, first = _episode(env, None)
     assert len(actions) == 72  # every 5 min for 6 h
     module = importable_module(tmp_path, monkeypatch, "replay_area", REPLAY_AREA)
     user = copy.deepcopy(data)

@@ -40,7 +40,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the message is the point
     raise ImportError('hierarchy.gym_env needs Gymnasium: pip install -e ".[rl]"') from exc
 
-from hierarchy.coupling.reward import TERMS, RewardScope, RewardWeights, reward_terms
+from hierarchy.coupling.reward import RewardScope, RewardWeights, reward_terms
 from hierarchy.coupling.stepper import Order, SteppedRun
 from hierarchy.scenario import Scenario
 

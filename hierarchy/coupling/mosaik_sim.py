@@ -105,7 +105,7 @@ class HiergridSimulator(mosaik_api_v3.Simulator):
         if steps < 1 or abs(steps - round(steps)) > 1e-9:
             raise ValueError(f"Hiergrid: time.step {step_s:g} s is not a whole number of mosaik "
                              f"time units ({self.time_resolution_s:g} s)")
-        self.step_size = int(round(steps))
+        self.step_size = round(steps)
         self.stepped, self.out = SteppedRun(parsed), out
         rt = self.stepped.rt
         children = []
@@ -122,12 +122,12 @@ class HiergridSimulator(mosaik_api_v3.Simulator):
     def step(self, time: int, inputs: dict, max_advance: int) -> int:
         """Hold the inputs, run up to the next step; return its time."""
         run = self._started()
-        now_ms = int(round(time * self.time_resolution_s * 1000))
+        now_ms = round(time * self.time_resolution_s * 1000)
         if now_ms >= run.end_ms:
             raise ValueError(f"Hiergrid: the scenario ends at {run.end_ms / 1000:g} s; "
                              f"run mosaik until {run.end_ms / 1000 / self.time_resolution_s:g} at most")
         self._hold(inputs)
-        run.advance(min(now_ms + int(round(self.step_size * self.time_resolution_s * 1000)),
+        run.advance(min(now_ms + round(self.step_size * self.time_resolution_s * 1000),
                         run.end_ms))
         return time + self.step_size
 
