@@ -7,8 +7,16 @@ Gymnasium and mosaik adapters import their packages, which a core install
 """
 from importlib.util import find_spec
 
+
+def _missing(package: str) -> bool:
+    try:
+        return find_spec(package) is None
+    except (ImportError, ValueError):
+        return True
+
+
 collect_ignore = []
-if find_spec("gymnasium") is None:
+if _missing("gymnasium"):
     collect_ignore += ["hierarchy/gym_env.py", "hierarchy/coupling/gym_env.py"]
-if find_spec("mosaik_api_v3") is None:
+if _missing("mosaik_api_v3"):
     collect_ignore += ["hierarchy/coupling/mosaik_sim.py"]

@@ -49,8 +49,10 @@ __all__ = ["HiergridEnv", "ENV_ID", "with_agent", "parse_agent"]
 #: the id the environment is registered under (``gymnasium.make(ENV_ID, scenario=..., agent=...)``)
 ENV_ID = "hiergrid/Scenario-v0"
 
-_AREA_SCALARS = ("net_export_mw", "load_mw", "frequency_hz", "vm_min_pu", "vm_max_pu",
-                 "max_loading_percent", "schedule_mw", "schedule_known", "price_per_mwh")
+#: an area's meter readings (:class:`~hierarchy.messages.AreaMeasurement` fields)
+_AREA_MEASURED = ("net_export_mw", "load_mw", "frequency_hz", "vm_min_pu", "vm_max_pu",
+                  "max_loading_percent")
+_AREA_SCALARS = (*_AREA_MEASURED, "schedule_mw", "schedule_known", "price_per_mwh")
 _AREA_UNITS = ("unit_p_mw", "unit_p_min_mw", "unit_p_max_mw", "unit_energy_mwh")
 _UNIT_ARRAYS = ("vm_pu", "p_avail_mw", "p_mw", "q_mvar", "price_per_mwh")
 #: lower bound of observations that cannot be negative
@@ -319,7 +321,7 @@ class HiergridEnv(gym.Env):
         nan = math.nan
         schedule_mw = state.schedule_mw()
         obs = {"hour_of_day": self._hour_of_day()}
-        for name in _AREA_SCALARS[:6]:
+        for name in _AREA_MEASURED:
             obs[name] = _finite([getattr(meas, name) if meas is not None else nan])
         obs["schedule_mw"] = _finite([schedule_mw])
         obs["schedule_known"] = np.array([float(math.isfinite(schedule_mw))])
