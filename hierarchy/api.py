@@ -25,7 +25,7 @@ import yaml
 from hierarchy.scenario import Scenario, load_scenario, resolved_dict
 from hierarchy.sim.stop import RunInterrupted, StopRequest
 
-__all__ = ["run", "Result", "RunInterrupted"]
+__all__ = ["run", "Result", "RunInterrupted", "result_of", "scenario_of"]
 
 
 class Result:
@@ -121,8 +121,6 @@ def run(source: str | os.PathLike | Mapping | Scenario, *, out: str | os.PathLik
     ScenarioError
         If the scenario is invalid (nothing is run).
     """
-    from hierarchy.outputs.summary import summarize
-    from hierarchy.outputs.write import start_plots, write_results
     from hierarchy.sim.build import build
 
     scenario, raw = _scenario_of(source)
@@ -133,24 +131,55 @@ def run(source: str | os.PathLike | Mapping | Scenario, *, out: str | os.PathLik
         rt = build(scenario, trace=trace)
         out_dir = Path(out) if out is not None else Path(scenario.outputs.dir)
         failure = _run_engine(rt, quiet if progress is None else not progress)
-        wall_s = time.perf_counter() - wall_start
-        plots_done = None
-        if write and scenario.outputs.plots:  # drawn while the summary and tables are made
-            plots_done = start_plots(rt.recorder.frames(scenario.time.start, rt.step_ms,
-                                                        settlement=False),
-                                     out_dir / "plots", scenario.name)
-        summary = summarize(rt, wall_s, failure is None)
-        if failure is not None:
-            summary["error"] = f"{type(failure).__name__}: {failure}"
-        frames = rt.recorder.frames(scenario.time.start, rt.step_ms)
-        events = rt.recorder.events_frame(scenario.time.start)
-        result = Result(summary, frames, out_dir if write else None, events, rt.trace, rt)
-        if write:
-            write_results(result, scenario, raw, hashlib.sha256(raw).hexdigest(), plots_done)
+        result = result_of(rt, raw, time.perf_counter() - wall_start, failure,
+                           out_dir if write else None)
     if failure is not None:
         failure.result = result  # type: ignore[attr-defined]
         raise failure
     return result
+
+
+def result_of(rt, raw: bytes, wall_s: float, failure: BaseException | None = None,
+              out_dir: Path | None = None) -> Result:
+    """The :class:`Result` of a run that has stopped, written to ``out_dir`` if given.
+
+    Parameters
+    ----------
+    rt : Runtime
+        The run (run to its end by :func:`run`, or stepped from outside by
+        :mod:`hierarchy.coupling`).
+    raw : bytes
+        The scenario as given (its sha256 goes into ``provenance.json``).
+    wall_s : float
+        Wall-clock time of the run [s].
+    failure : exception or None
+        What stopped the run early (its message goes into the summary).
+    out_dir : path or None
+        Where to write summary, tables, plots and provenance (None: nothing).
+    """
+    from hierarchy.outputs.summary import summarize
+    from hierarchy.outputs.write import start_plots, write_results
+
+    scenario = rt.scenario
+    plots_done = None
+    if out_dir is not None and scenario.outputs.plots:  # drawn while the summary and tables are made
+        plots_done = start_plots(rt.recorder.frames(scenario.time.start, rt.step_ms,
+                                                    settlement=False),
+                                 Path(out_dir) / "plots", scenario.name)
+    summary = summarize(rt, wall_s, failure is None)
+    if failure is not None:
+        summary["error"] = f"{type(failure).__name__}: {failure}"
+    frames = rt.recorder.frames(scenario.time.start, rt.step_ms)
+    events = rt.recorder.events_frame(scenario.time.start)
+    result = Result(summary, frames, None if out_dir is None else Path(out_dir), events, rt.trace, rt)
+    if out_dir is not None:
+        write_results(result, scenario, raw, hashlib.sha256(raw).hexdigest(), plots_done)
+    return result
+
+
+def scenario_of(source: str | os.PathLike | Mapping | Scenario) -> tuple[Scenario, bytes]:
+    """The validated scenario and its bytes as given (a Scenario: its resolved YAML)."""
+    return _scenario_of(source)
 
 
 def _run_engine(rt, quiet: bool) -> BaseException | None:

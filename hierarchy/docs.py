@@ -130,6 +130,10 @@ PARAM_MEANINGS: dict[str, str] = {
     "*.h_s": "Inertia constant [s] (synchronous machines; virtual inertia of an inverter).",
     "*.offer_price": "Price of the group's market offers for its forecast output [per MWh].",
     "*.ride_through": "IEEE 1547 trip and enter-service settings, e.g. `{category: II}`; none = off.",
+    "external.p_limit": "What P the outside may set: `rating` (between -rating and rating) or "
+                        "`profile` (between 0 and the profile's value: curtail a source, shed a load); "
+                        "Q within the rating circle. Set from a Gymnasium agent or a co-simulator "
+                        "(docs/policies.md).",
     "battery.capacity_mwh": "Energy capacity [MWh] (none: the element's max_e_mwh, else 1 h at rating).",
     "battery.p_max_mw": "Charge and discharge limit [MW] (none: rating).",
     "battery.soc_init": "State of charge at the start [pu].",

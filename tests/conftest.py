@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -47,3 +48,21 @@ def importable_module(tmp_path: Path, monkeypatch, prefix: str, source: str) -> 
     (tmp_path / f"{name}.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
     return name
+
+
+#: summary keys that differ between two equal runs (wall-clock time)
+_WALL = ("wall_s", "steps_per_s")
+
+
+def assert_same_results(first, second) -> None:
+    """Every table, the events and the summary (but wall-clock time) equal, bit for bit."""
+    assert first.frame_names == second.frame_names
+    for name in first.frame_names:
+        pd.testing.assert_frame_equal(first.frame(name), second.frame(name), check_exact=True,
+                                      obj=name)
+    pd.testing.assert_frame_equal(first.events, second.events, check_exact=True)
+    one, two = (copy.deepcopy(r.summary) for r in (first, second))
+    for summary in (one, two):
+        for key in _WALL:
+            summary["runtime"].pop(key)
+    assert one == two

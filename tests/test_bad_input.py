@@ -258,6 +258,14 @@ CASES: list[tuple[str, Setup, str, str]] = [
     ("customer-class", quick(lambda d: d["units"].append({
         "id": "flex", "elements": ["load/1"], "policy": "flexible_load",
         "params": {"customer_class": "vip"}})), "units[3].params.customer_class", "vip"),
+    ("external-p-limit", quick(lambda d: d["units"][2].update(
+        policy="external", params={"p_limit": "sideways"})), "units[2].params.p_limit", "not one of"),
+    ("external-trafo", quick(lambda d: d["units"].append(
+        {"id": "tap", "elements": ["trafo/0"], "policy": "external"})), "units[3].elements",
+     "not trafo"),
+    ("external-coordinator-param", quick(lambda d: d["areas"][0]["coordinator"].update(
+        policy="external", params={"gain": 1.0})), "areas[0].coordinator.params.gain",
+     "unknown parameter"),
     # YAML
     ("yaml-unclosed", text("name: x\ngrid: [unclosed\n"), "line ", "invalid YAML"),
     ("yaml-tab", text("name: x\n\tgrid: 1\n"), "line ", "invalid YAML"),

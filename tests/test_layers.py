@@ -25,6 +25,7 @@ RANK = {
     "api": 5,                     # hierarchy.run
     "sweep": 6,                   # many runs
     "cli": 7, "docs": 7, "compare": 7, "__init__": 7,  # entry points
+    "coupling": 7, "gym_env": 7,  # control from outside: stepped runs, Gymnasium, mosaik
 }
 
 

@@ -55,6 +55,10 @@ def _files_under(folder: Path) -> set[Path]:
             and ".ipynb_checkpoints" not in p.parts}
 
 
+#: notebooks that need an optional extra: name -> the package it needs
+EXTRAS = {"07_gym_agent": "gymnasium"}
+
+
 def test_the_first_notebooks_are_there():
     assert set(FIRST_NOTEBOOKS) <= set(NAMES)
 
@@ -91,6 +95,8 @@ def test_stored_without_outputs(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs(name, monkeypatch):
+    if name in EXTRAS:
+        pytest.importorskip(EXTRAS[name])
     _ensure_kernel()
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")

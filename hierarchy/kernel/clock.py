@@ -15,7 +15,7 @@ from enum import IntEnum
 
 import simpy
 
-__all__ = ["Order", "tick", "MS_PER_HOUR", "MS_PER_S"]
+__all__ = ["Order", "tick", "pause_before", "MS_PER_HOUR", "MS_PER_S"]
 
 MS_PER_S = 1_000
 MS_PER_HOUR = 3_600_000
@@ -68,4 +68,44 @@ def tick(env: simpy.Environment, delay_ms: int, order: Order) -> simpy.Event:
     event._ok = True
     event._value = None
     env.schedule(event, int(order), int(delay_ms))
+    return event
+
+
+def pause_before(env: simpy.Environment, delay_ms: int, order: Order) -> simpy.Event:
+    """An event ``delay_ms`` from now, after everything of a lower order then, before ``order``.
+
+    For running a simulation up to a point inside an instant from outside
+    (``env.run(until=pause_before(env, delay, Order.AREA))`` stops after the
+    instant's deliveries, events, physics and frequency, before its area
+    coordinators act), as :mod:`hierarchy.coupling` does; nothing inside a run
+    schedules one.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+        The simulation environment (time in [ms]).
+    delay_ms : int
+        Delay [ms], >= 0.
+    order : Order
+        The first order that runs after the pause.
+
+    Examples
+    --------
+    >>> env = simpy.Environment()
+    >>> seen = []
+    >>> def proc(name, order):
+    ...     yield tick(env, 10, order)
+    ...     seen.append(name)
+    >>> _ = env.process(proc("area", Order.AREA))
+    >>> _ = env.process(proc("physics", Order.PHYSICS))
+    >>> env.run(until=pause_before(env, 10, Order.AREA))
+    >>> seen
+    ['physics']
+    """
+    if delay_ms < 0:
+        raise ValueError(f"negative delay {delay_ms} ms")
+    event = simpy.Event(env)
+    event._ok = True
+    event._value = None
+    env.schedule(event, int(order) - 0.5, int(delay_ms))  # between order - 1 and order
     return event

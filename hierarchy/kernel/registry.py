@@ -25,6 +25,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "generator": "unit_control.generator:Generator",
         "flexible_load": "unit_control.load:FlexibleLoad",
         "oltc": "unit_control.oltc:TapChanger",
+        "external": "unit_control.external:External",
     },
     "area": {
         "none": "area_control.coordinators:NoCoordinator",
@@ -32,6 +33,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "agc": "area_control.coordinators:AGC",
         "voltage": "area_control.coordinators:VoltageSupport",
         "congestion": "area_control.coordinators:CongestionSupport",
+        "external": "area_control.external:ExternalCoordinator",
     },
     "market": {
         "none": "market_control.markets:NoMarket",

@@ -14,7 +14,7 @@ import numpy as np
 
 from hierarchy.sim.recorder import SYSTEM_COLUMNS
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "violation_bus_hours", "schedule_deviation_mwh"]
 
 
 def _finite(value) -> float | None:
@@ -28,6 +28,30 @@ def _nanmin(a: np.ndarray) -> float | None:
 
 def _nanmax(a: np.ndarray) -> float | None:
     return _finite(np.nanmax(a)) if a.size and np.isfinite(a).any() else None
+
+
+def violation_bus_hours(vm_pu: np.ndarray, v_band_pu, step_h: float) -> float:
+    """Bus-hours outside the band [h]: steps × buses with a voltage outside, times the step.
+
+    Parameters
+    ----------
+    vm_pu : ndarray
+        ``(steps, buses)`` voltage magnitudes [pu]; NaN (de-energised) is not counted.
+    v_band_pu : (float, float)
+        Lowest and highest voltage inside the band [pu].
+    step_h : float
+        Length of a step [h].
+    """
+    lo, hi = v_band_pu
+    outside = np.isfinite(vm_pu) & ((vm_pu < lo) | (vm_pu > hi))
+    return float(outside.sum() * step_h)
+
+
+def schedule_deviation_mwh(export_mw: np.ndarray, schedule_mw: np.ndarray, step_h: float) -> float:
+    """Energy by which an area's net export missed its schedule [MWh]: ``Σ |P − P_sched|·Δt``
+    over the steps that have both (NaN where no award has come yet)."""
+    tracked = np.isfinite(schedule_mw) & np.isfinite(export_mw)
+    return float(np.sum(np.abs(export_mw[tracked] - schedule_mw[tracked])) * step_h)
 
 
 def summarize(rt, wall_s: float, complete: bool, v_band_pu=(0.95, 1.05)) -> dict[str, Any]:
@@ -53,7 +77,6 @@ def summarize(rt, wall_s: float, complete: bool, v_band_pu=(0.95, 1.05)) -> dict
 
     vm = arrays["bus_vm_pu"]
     lo, hi = v_band_pu
-    outside = np.isfinite(vm) & ((vm < lo) | (vm > hi))
     loading = arrays["line_loading_percent"]
     summary: dict[str, Any] = {
         "name": rt.scenario.name,
@@ -68,7 +91,7 @@ def summarize(rt, wall_s: float, complete: bool, v_band_pu=(0.95, 1.05)) -> dict
             "export_mwh": energy("export_mw"), "storage_charge_mwh": energy("storage_charge_mw"),
         },
         "voltage": {"min_pu": _nanmin(vm), "max_pu": _nanmax(vm),
-                    "violation_bus_hours": float(outside.sum() * step_h),
+                    "violation_bus_hours": violation_bus_hours(vm, v_band_pu, step_h),
                     "band_pu": [lo, hi]},
         "lines": {"max_loading_percent": _nanmax(loading),
                   "overload_line_hours": float((np.nan_to_num(loading) > 100.0).sum() * step_h)},
@@ -99,7 +122,7 @@ def _areas(rt, arrays, step_h: float) -> dict[str, Any]:
             "frequency_min_hz": _nanmin(f), "frequency_max_hz": _nanmax(f),
             "frequency_final_hz": _finite(f[-1]) if f.size else None,
             "net_export_final_mw": _finite(export[-1]) if export.size else None,
-            "schedule_deviation_mwh": float(np.sum(np.abs(export[tracked] - schedule[tracked])) * step_h),
+            "schedule_deviation_mwh": schedule_deviation_mwh(export, schedule, step_h),
             "scheduled_steps": int(tracked.sum()),
         }
     return out

@@ -85,10 +85,20 @@ class Engine:
         recorded in blocks instead (:mod:`hierarchy.sim.open_loop`), unless
         ``open_loop=False`` was given.
         """
-        env, rt = self.env, self.rt
-        if self.open_loop and open_loop_reason(rt) is None:
-            run_open_loop(rt, self.progress, self.stop)
+        if self.open_loop and open_loop_reason(self.rt) is None:
+            run_open_loop(self.rt, self.progress, self.stop)
             return
+        self.start()
+        self.env.run(until=self.rt.duration_ms)
+
+    def start(self) -> None:
+        """Start every process, at time 0; the caller runs the environment.
+
+        :meth:`run` runs it to the end at once; :mod:`hierarchy.coupling` runs it
+        in increments (``env.run(until=...)``), between which the outside reads
+        the state and sets the decisions of ``external`` policies.
+        """
+        env, rt = self.env, self.rt
         env.process(self._physics())
         env.process(self._frequency())
         periods = {area.period_ms for area in rt.areas}
@@ -104,7 +114,6 @@ class Engine:
             env.process(self._market())
         for event in rt.events:
             env.process(self._event(event))
-        env.run(until=rt.duration_ms)
 
     # -------------------------------------------------------------- physics
     def _physics(self):
@@ -243,6 +252,15 @@ class Engine:
                              rt.unit_inbox[group.id]))
         if messages:
             rt.links[("area", "unit")].send_many(messages)
+
+    def area_state(self, area):
+        """The area's state as its coordinator would see it now: what has arrived, moved in.
+
+        The engine does the same at the area's next call; called between the
+        instant's last delivery and that call it changes nothing.
+        """
+        self._refresh(area)
+        return area.state
 
     def _refresh(self, area) -> None:
         """Move what has arrived in the area's inbox into its state."""

@@ -109,6 +109,22 @@ class Recorder:
         self._flush()
         return self._arrays
 
+    #: tables that :meth:`_flush` computes in blocks (not in :meth:`step_rows`)
+    BLOCK_TABLES = ("system_balance_mw", "participant_p_mw")
+
+    def step_rows(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of a table written at each step, read-only, read mid-run.
+
+        Unlike :attr:`arrays`, this computes nothing pending, so that reading
+        between steps (:mod:`hierarchy.coupling`) leaves the run's blocks, and
+        its numbers, as they are. Not for :data:`BLOCK_TABLES`.
+        """
+        if name in self.BLOCK_TABLES:
+            raise KeyError(f"{name} is computed in blocks; read it from arrays after the run")
+        rows = self._arrays[name][start:stop]
+        rows.setflags(write=False)  # a view: the table itself stays writable
+        return rows
+
     # ------------------------------------------------------------ per step
     def record_step(self, k: int, rt) -> None:
         """Copy the settled state of step ``k`` into the arrays.

@@ -70,6 +70,13 @@ def _curtail_class():
     return Curtail
 
 
+def _external_class():
+    """Groups set from outside follow no area setpoints (``policy: external``)."""
+    from unit_control.external import External
+
+    return External
+
+
 def _is_number(value: Any, integral: bool) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -176,8 +183,8 @@ def build_groups(scenario: Scenario, net, plant, area_of_bus: np.ndarray) -> lis
         group = UnitGroup(unit.id, unit.policy, policy, _kind(cls, table), table, positions_arr,
                           [names[p] for p in positions], bus_pos, area_of_bus[bus_pos], rating)
         group.offer_price = float(group_params["offer_price"])
-        group.takes_setpoints = group.kind in ("storage", "dispatchable", "flexible_load") or (
-            issubclass(cls, _curtail_class()))
+        group.takes_setpoints = (group.kind in ("storage", "dispatchable", "flexible_load") or (
+            issubclass(cls, _curtail_class()))) and not issubclass(cls, _external_class())
         if table == "trafo":
             _set_taps(net, plant, group, f"{path}.elements")
         groups.append(group)
