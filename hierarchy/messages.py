@@ -212,7 +212,10 @@ class Award:
 
     ``quantity_mw`` is positive for a seller (offer accepted), negative for a
     buyer (bid accepted). ``price`` is the price the participant settles at
-    [per MWh].
+    [per MWh]. ``limit_mw`` is a cap on the participant's net output over
+    the interval set by the market's security check [MW] (a seller produces
+    at most ``limit_mw``, a buyer consumes at most ``−limit_mw``); NaN:
+    none, the award is a schedule only.
     """
 
     participant: str
@@ -221,6 +224,7 @@ class Award:
     interval_start_ms: int
     area: str | None = None
     sent_ms: int = 0
+    limit_mw: float = float("nan")
 
 
 @dataclass(frozen=True)

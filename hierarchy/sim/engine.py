@@ -289,6 +289,8 @@ class Engine:
             offers_up, bids_up = rt.upstream_orders(start_ms)
             offers, bids = offers + offers_up, bids + bids_up
             clearing = rt.market.clear(start_ms, offers, bids)
+            if rt.security is not None:  # the schedule against the feeder's limits (market.security)
+                clearing = rt.security.secure(start_ms, clearing, offers, bids)
             rt.recorder.clearing(start_ms, clearing, offers, bids)
             self._publish(start_ms, clearing)
         if starts:  # what missed the last gate, by the start of its delivery
@@ -319,9 +321,10 @@ class Engine:
         link = rt.links[("market", "area")]
         tariffs = rt.tariffs
         retail_of: dict[tuple[str, float], float] = {}  # areas at one price share their retail
-        awards_of: dict[str, list] = {}  # area id -> its participants' non-zero awards, in order
+        awards_of: dict[str, list] = {}  # area id -> its participants' non-zero or capped awards
+        limits = getattr(clearing, "limits_mw", None) or {}
         for participant, quantity in clearing.awards.items():
-            if quantity != 0:
+            if quantity != 0 or participant in limits:
                 awards_of.setdefault(participant.split("/", 1)[0], []).append((participant, quantity))
         for area in rt.areas:
             price = clearing.price[area.id] if isinstance(clearing.price, dict) else clearing.price
@@ -334,8 +337,8 @@ class Engine:
                 rt.recorder.retail_price(start_ms, area.id, cls, retail)
                 link.send(Price(retail, start_ms, rt.interval_ms, area.id, cls, now), area.inbox)
             for participant, quantity in awards_of.get(area.id, ()):
-                link.send(Award(participant, float(quantity), float(price), start_ms, area.id, now),
-                          area.inbox)
+                link.send(Award(participant, float(quantity), float(price), start_ms, area.id, now,
+                                limits.get(participant, math.nan)), area.inbox)
 
     # --------------------------------------------------------------- events
     def _event(self, event):
