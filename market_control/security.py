@@ -380,7 +380,7 @@ def least_cost(blocks: Sequence[Block], limits: Limits, margin: float = 1e-3, to
                      A_eq=a_eq, b_eq=[0.0], bounds=bounds, method="highs")
     if phase1.status != 0:
         raise RuntimeError(f"least_cost redispatch: phase 1 failed ({phase1.message})")
-    worst = float(phase1.fun) * (1.0 + 1e-7) + 1e-9
+    worst = 0.0 if phase1.fun <= 1e-9 else float(phase1.fun) + 1e-9  # the least violation, held
     prices = np.array([b.price for b in blocks], dtype=float)
     penalty = 1e3 * (1.0 + float(np.max(np.abs(prices))))
     tiers = np.array([b.tier for b in blocks], dtype=float)
@@ -389,12 +389,18 @@ def least_cost(blocks: Sequence[Block], limits: Limits, margin: float = 1e-3, to
                      b_ub=np.append(rhs, worst), A_eq=a_eq, b_eq=[0.0], bounds=bounds, method="highs")
     solution = phase2 if phase2.status == 0 else phase1
     used = np.clip(solution.x[:n_b], 0.0, [b.quantity_mw for b in blocks])
-    reason = "for " + "; ".join(violated)
     actions: list[Action] = []
-    for block, mw in zip(blocks, used):
+    for b, (block, mw) in enumerate(zip(blocks, used)):
         if mw > _MW_EPS:
+            helped = [limits.describe(int(c)) for c in violated_ix if effect[c, b] < -_RELIEF_EPS]
+            reason = "for " + _few(helped) if helped else "balancing the moves for " + _few(violated)
             _add_action(actions, block, float(mw), reason)
     return _result(blocks, limits, used, actions, violated, tol)
+
+
+def _few(items: list[str], most: int = 3) -> str:
+    """The first ``most`` of ``items``, joined, and how many more."""
+    return "; ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
 #: ``market.security.method`` -> rule

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "PolicyError"]
 
+#: an award's (min_mw, max_mw) where the security check set none
+_NO_BOUNDS = (math.nan, math.nan)
+
 
 class Engine:
     """Runs one :class:`~hierarchy.sim.build.Runtime` to its end.
@@ -322,9 +325,9 @@ class Engine:
         tariffs = rt.tariffs
         retail_of: dict[tuple[str, float], float] = {}  # areas at one price share their retail
         awards_of: dict[str, list] = {}  # area id -> its participants' non-zero or capped awards
-        limits = getattr(clearing, "limits_mw", None) or {}
+        bounds = getattr(clearing, "bounds_mw", None) or {}
         for participant, quantity in clearing.awards.items():
-            if quantity != 0 or participant in limits:
+            if quantity != 0 or participant in bounds:
                 awards_of.setdefault(participant.split("/", 1)[0], []).append((participant, quantity))
         for area in rt.areas:
             price = clearing.price[area.id] if isinstance(clearing.price, dict) else clearing.price
@@ -338,7 +341,7 @@ class Engine:
                 link.send(Price(retail, start_ms, rt.interval_ms, area.id, cls, now), area.inbox)
             for participant, quantity in awards_of.get(area.id, ()):
                 link.send(Award(participant, float(quantity), float(price), start_ms, area.id, now,
-                                limits.get(participant, math.nan)), area.inbox)
+                                *bounds.get(participant, _NO_BOUNDS)), area.inbox)
 
     # --------------------------------------------------------------- events
     def _event(self, event):

@@ -169,7 +169,9 @@ class SecurityStep:
                       f"interval {when}: still " + _listed([_describe(last, int(c)) for c in left]))
         delta = {name: awards[name] - clearing.awards.get(name, 0.0) for name in awards
                  if abs(awards[name] - clearing.awards.get(name, 0.0)) > 0}
-        limits = {name: awards[name] for name in delta if self.kind.get(name) in ("renewable", "flexible_load")}
+        nan = math.nan
+        bounds = {name: ((awards[name], nan) if change > 0 else (nan, awards[name]))
+                  for name, change in delta.items() if name in self.kind}
         self._book(start_ms, used, now)
         interval_h = rt.interval_ms / 3_600_000
         up_mw = sum(mw for block, mw in used if block.up)
@@ -188,7 +190,7 @@ class SecurityStep:
             return clearing
         return replace(clearing, awards=awards, offers_accepted_mw=tuple(offers_mw),
                        bids_accepted_mw=tuple(bids_mw), quantity_mw=float(sum(offers_mw)),
-                       limits_mw=limits)
+                       bounds_mw=bounds)
 
     def _book(self, start_ms: int, used, now: int) -> None:
         """Count the contracts' interruptions of this interval; an event where one starts or ends."""
