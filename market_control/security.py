@@ -11,7 +11,7 @@ quantity ``c`` (loading [%], voltage [pu]) per MW injected by participant
 ``i``, the slack taking the difference (a PTDF for flows, dV/dP for
 voltages). This is cost-based redispatch, or counter-trading, as in
 D. S. Kirschen, G. Strbac, *Fundamentals of Power System Economics*, 2nd
-ed., Wiley, 2018, §6.3.4 (the system operator buys increments and
+ed., Wiley, 2018, ch. 6 (the system operator buys increments and
 decrements in merit order of cost per MW of relief).
 
 What may move is given as :class:`Block` s, one per order: an accepted offer

@@ -18,10 +18,10 @@ service level (``market.customer_classes``):
 
 Interruptible load contracts of this kind are offered to large customers
 by utilities and system operators as a demand-side reserve; see Kirschen &
-Strbac, *Fundamentals of Power System Economics*, 2nd ed., 2018, §2.5.4
-and §5.3 (interruptible loads), and R. Billinton, R. N. Allan,
-*Reliability Evaluation of Power Systems*, 2nd ed., Plenum, 1996, §6.8
-(interruptible loads in load-point reliability).
+Strbac, *Fundamentals of Power System Economics*, 2nd ed., 2018, ch. 5
+(the demand side in system security), and R. Billinton, R. N. Allan,
+*Reliability Evaluation of Power Systems*, 2nd ed., Plenum, 1996, ch. 5
+(interruptible loads in operating reserve).
 
 Examples
 --------

@@ -13,7 +13,7 @@ under-frequency relays, or a flexible load capped by its area, e.g. on the
 market's security check); steps whose power flow failed are not counted.
 An interruption is a run of consecutive interrupted steps; it is
 *sustained* when it lasts longer than 5 min, else *momentary* (IEEE Std
-1366-2012, §3.29, §3.30). With ``N`` customers and ``T`` the run's length:
+1366-2012). With ``N`` customers and ``T`` the run's length:
 
 * SAIFI = Σ sustained interruptions / N;
 * SAIDI = Σ durations of sustained interruptions / N [h];
@@ -22,12 +22,12 @@ An interruption is a run of consecutive interrupted steps; it is
 * MAIFI = Σ momentary interruptions / N
 
 (IEEE Std 1366-2012, *Guide for Electric Power Distribution Reliability
-Indices*, §4.2–4.5; R. Billinton, R. N. Allan, *Reliability Evaluation of
-Power Systems*, 2nd ed., Plenum, 1996, §7.4). Energy not served is the
+Indices*; R. Billinton, R. N. Allan, *Reliability Evaluation of Power
+Systems*, 2nd ed., Plenum, 1996, ch. 7). Energy not served is the
 demand not served integrated over the steps [MWh] (the same as
 ``energy.not_served_mwh``, split by area); loss-of-load hours the hours in
-which any of the area's demand went unserved (Billinton & Allan, §2.5, the
-LOLE of a chronological simulation); reserve shortfall hours the hours of
+which any of the area's demand went unserved (Billinton & Allan, ch. 2,
+the LOLE of a chronological simulation); reserve shortfall hours the hours of
 market intervals whose upward reserve fell short of the requirement
 (system-wide: the market holds one reserve).
 """

@@ -13,7 +13,7 @@ physics' state or its warm start. Sensitivities are finite differences of
 the AC power flow itself (one solve per participant pattern, the base
 solution as warm start): for a line ``∂loading/∂P`` [%/MW], a PTDF in
 loading terms; for a bus ``∂|V|/∂P`` [pu/MW] (cf. the Jacobian-based
-:meth:`PowerFlow.voltage_sensitivity`; Kirschen & Strbac, §6.3.3, for
+:meth:`PowerFlow.voltage_sensitivity`; Kirschen & Strbac, ch. 6, for
 the DC analogue, the power transfer distribution factors).
 """
 from __future__ import annotations

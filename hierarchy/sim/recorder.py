@@ -383,6 +383,8 @@ class Recorder:
         frames["market_award_mw"] = pd.DataFrame(m.awards, index=market_index, dtype=float).fillna(0.0)
         if settlement:
             frames.update(self._market_frames(start, market_index))
+        elif m.security:  # the security check's tables (no settlement needed) for the plots
+            frames.update(self._security_frames(market_index))
         return frames
 
     def _market_frames(self, start, market_index) -> dict[str, pd.DataFrame]:
@@ -394,13 +396,21 @@ class Recorder:
         retail = pd.DataFrame([m.retail.get(t, {}) for t in m.starts_ms], index=market_index, dtype=float)
         frames = {"market_clearing": clearing, "market_retail_price": retail}
         if m.security:  # market.security: the check's columns and the award changes
-            checked = pd.DataFrame([m.security.get(t, {}) for t in m.starts_ms], index=market_index,
-                                   dtype=float)
-            for column in checked.columns:
-                clearing[column] = checked[column].to_numpy()
-            frames["market_redispatch_mw"] = pd.DataFrame(
-                [m.redispatch.get(t, {}) for t in m.starts_ms], index=market_index, dtype=float).fillna(0.0)
+            security = self._security_frames(market_index)
+            for column in security["market_security"].columns:
+                clearing[column] = security["market_security"][column].to_numpy()
+            frames["market_redispatch_mw"] = security["market_redispatch_mw"]
         return {**frames, **self.settlement(start)}
+
+    def _security_frames(self, market_index) -> dict[str, pd.DataFrame]:
+        """The security check's columns of ``market_clearing`` (as ``market_security``) and
+        ``market_redispatch_mw``, a row per cleared interval."""
+        m = self.market
+        return {
+            "market_security": pd.DataFrame([m.security.get(t, {}) for t in m.starts_ms],
+                                            index=market_index, dtype=float),
+            "market_redispatch_mw": pd.DataFrame([m.redispatch.get(t, {}) for t in m.starts_ms],
+                                                 index=market_index, dtype=float).fillna(0.0)}
 
     def settlement(self, start) -> dict[str, pd.DataFrame]:
         """``market_metered_mw`` and ``market_settlement`` of every complete interval.
