@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime
 import warnings
+from datetime import datetime
 
 import numpy as np
 import pandapower as pp

@@ -20,15 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hierarchy.messages import Bid, Offer
-from market_control.security import (
-    Block,
-    Limits,
-    Movable,
-    blocks_from_orders,
-    least_cost,
-    merit_order,
-    redispatch,
-)
+from market_control.security import Block, Limits, least_cost, merit_order, redispatch
+from market_control.security_orders import Movable, blocks_from_orders
 from market_control.service_levels import (
     InterruptionLedger,
     ServiceLevel,

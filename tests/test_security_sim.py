@@ -17,11 +17,11 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandapower as pp
 import pandas as pd
 import pytest
@@ -135,7 +135,7 @@ def test_contract_limits_hold(demo):
     contract = moves[moves["label"] == "interruptible contract"]
     intervals = sorted(pd.Timestamp(t) for t in contract["interval"].unique())
     run = 1
-    for previous, current in zip(intervals, intervals[1:]):
+    for previous, current in itertools.pairwise(intervals):
         run = run + 1 if current - previous == pd.Timedelta(hours=1) else 1
         assert run <= 2
 

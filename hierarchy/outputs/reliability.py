@@ -76,7 +76,7 @@ def interruptions(interrupted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 def _indices(customers: np.ndarray, counts, n_steps: int, step_ms: int, ens_mwh: float,
              lol_hours: float) -> dict[str, Any]:
     """The indices of one group of customers (``customers`` their positions) from the runs."""
-    customer, first, length = counts
+    customer, _, length = counts
     n = int(customers.size)
     mine = np.isin(customer, customers)
     duration_h = length[mine] * step_ms / 3_600_000

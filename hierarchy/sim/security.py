@@ -109,9 +109,10 @@ class SecurityStep:
     def secure(self, start_ms: int, clearing, offers, bids):
         """The clearing of the interval at ``start_ms`` [ms], re-dispatched where its schedule
         violates a limit; records what was checked and done."""
-        from market_control.security import Limits, blocks_from_orders, redispatch
+        from market_control.security import Limits, redispatch
+        from market_control.security_orders import blocks_from_orders
 
-        rt, config = self.rt, self.config
+        config = self.config
         self.check.sync()
         price_of = self._prices(clearing, offers, bids)
         offers_mw, bids_mw = list(clearing.offers_accepted_mw), list(clearing.bids_accepted_mw)
@@ -206,7 +207,7 @@ class SecurityStep:
     # ----------------------------------------------------------- the parts
     def _movable(self, start_ms: int) -> dict:
         """Participant -> :class:`~market_control.security.Movable` for this interval."""
-        from market_control.security import Movable
+        from market_control.security_orders import Movable
         from market_control.service_levels import curtailment_tier
 
         movable = {"upstream": Movable(raise_offers=True, lower_offers=True, lower_bids=True, raise_bids=True)}
