@@ -54,6 +54,8 @@ class _MarketArea(AreaCoordinator):
             action = self._balance(view)
             p_set, actions = self.support.apply(state, view, self.groups, action.p_set_mw)
             action = AreaAction(p_set, action.ace_mw, actions)
+        if not state.bounded_awards:  # no security check in the market: nothing to look for
+            return action
         bounds = security_bounds(state.awards.get(state.interval_start_ms()))
         if not bounds:  # the market's security check bound nothing this interval
             return action

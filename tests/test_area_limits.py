@@ -51,7 +51,7 @@ def test_bounds_by_hand():
 def test_schedule_tracking_holds_a_raised_unit_against_its_balancing():
     info = _info("chp", "dispatchable", ["sgen/1"], [1.0])
     coordinator = ScheduleTracking("a", [info], ScheduleTracking.defaults)
-    state = AreaState("a", 50.0, 3_600_000, time_ms=0,
+    state = AreaState("a", 50.0, 3_600_000, time_ms=0, bounded_awards=True,
                       units={"chp": _status("chp", ["sgen/1"], [1.0], [1.0])},
                       measurement=AreaMeasurement("a", 5.0, 10.0, 0.0, 50.0, 0))
     state.awards[0] = {"a/chp/sgen/1": Award("a/chp/sgen/1", 1.0, 60.0, 0, "a")}
