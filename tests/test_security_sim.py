@@ -206,3 +206,13 @@ def test_off_is_the_run_without_the_keys():
     for name in plain.frame_names:
         assert plain.frame(name).equals(off.frame(name)), name
     assert off.summary["market"]["security"]["intervals_checked"] == 0
+
+
+def test_resolved_scenario_reads_back():
+    """scenario.resolved.yaml of a run with the new keys is a valid scenario, the same one."""
+    from hierarchy.scenario import load_scenario, resolved_dict
+
+    scenario = load_scenario(_demo())
+    again = load_scenario(yaml.safe_load(yaml.safe_dump(resolved_dict(scenario))))
+    assert again.market.security == scenario.market.security
+    assert again.market.customer_classes == scenario.market.customer_classes

@@ -89,10 +89,10 @@ class CustomerClassConfig(Config):
 
     @model_validator(mode="after")
     def _contract_keys(self) -> CustomerClassConfig:
-        if not self.interruptible:
+        if not self.interruptible:  # contract terms on a firm class (their defaults are fine)
             given = [key for key in ("discount", "interruption_price", "max_interruptions",
                                      "max_interruption_duration", "interruption_period")
-                     if key in self.model_fields_set]
+                     if getattr(self, key) != type(self).model_fields[key].default]
             if given:
                 raise KeyPathError((given[0],), "applies to an interruptible contract only: "
                                                 "set interruptible: true")

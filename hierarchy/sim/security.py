@@ -166,8 +166,12 @@ class SecurityStep:
                       f"{action.price:.2f}/MWh) {action.reason}")
         left = last.violated() if last.converged and violated.size else np.zeros(0, int)
         if left.size:
+            why = ("nothing that may move relieves it" if not actions else
+                   f"after {self.config.max_rounds} rounds, or nothing left that relieves it without "
+                   "breaking another limit")
             rec.event(now, "security_unresolved", last.names[int(left[0])].split()[0],
-                      f"interval {when}: still " + _listed([_describe(last, int(c)) for c in left]))
+                      f"interval {when}: still " + _listed([_describe(last, int(c)) for c in left])
+                      + f" ({why})")
         delta = {name: awards[name] - clearing.awards.get(name, 0.0) for name in awards
                  if abs(awards[name] - clearing.awards.get(name, 0.0)) > 0}
         nan = math.nan
