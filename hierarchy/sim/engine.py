@@ -324,7 +324,7 @@ class Engine:
         link = rt.links[("market", "area")]
         tariffs = rt.tariffs
         retail_of: dict[tuple[str, float], float] = {}  # areas at one price share their retail
-        awards_of: dict[str, list] = {}  # area id -> its participants' non-zero or capped awards
+        awards_of: dict[str, list] = {}  # area id -> its participants' non-zero or bounded awards
         bounds = getattr(clearing, "bounds_mw", None) or {}
         for participant, quantity in clearing.awards.items():
             if quantity != 0 or participant in bounds:
