@@ -55,6 +55,9 @@ class AreaState:
         Delivery interval start [ms] → price kind → :class:`Price`.
     interval_ms : int
         Length of a market delivery interval [ms].
+    bounded_awards : bool
+        Whether the market's security check may send awards with bounds
+        (``Award.min_mw``, ``max_mw``); the coordinators look for them only then.
     """
 
     area: str
@@ -65,6 +68,7 @@ class AreaState:
     measurement: AreaMeasurement | None = None
     awards: dict[int, dict[str, Award]] = field(default_factory=dict)
     prices: dict[int, dict[str, Price]] = field(default_factory=dict)
+    bounded_awards: bool = False
 
     def interval_start_ms(self, time_ms: int | None = None) -> int:
         """Start of the delivery interval holding ``time_ms`` (default now) [ms]."""

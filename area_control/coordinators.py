@@ -10,7 +10,9 @@ Each also takes the voltage and congestion support of
 ``voltage_band_pu: [v_min, v_max]``, ``max_loading_percent``,
 ``voltage_margin_pu`` (0.005) and ``loading_margin_percent`` (5). The
 support acts after the balancing, on top of its setpoints, and reports what
-it did in :attr:`AreaAction.actions`. ``voltage`` and ``congestion`` are
+it did in :attr:`AreaAction.actions`. Last, the bounds the market's
+security check put on awards (:mod:`area_control.limits`) bound the
+setpoints of dispatchable units, renewable and flexible-load groups. ``voltage`` and ``congestion`` are
 schedule tracking with the voltage band 0.95–1.05 pu, or the line loading
 limit 100 %, switched on.
 """
@@ -24,6 +26,7 @@ import numpy as np
 
 from area_control.aggregation import area_orders, dispatchable_setpoints, share
 from area_control.base import AreaAction, AreaCoordinator, AreaState
+from area_control.limits import bounded_setpoints, security_bounds
 from area_control.support import SUPPORT_DEFAULTS, GridSupport, SupportLimits
 from hierarchy.messages import Bid, Offer, UnitGroupInfo
 
@@ -45,11 +48,19 @@ class _MarketArea(AreaCoordinator):
 
     def control(self, state: AreaState) -> AreaAction:
         if self.support is None:
-            return self._balance(state)
-        view = self.support.view(state)
-        action = self._balance(view)
-        p_set, actions = self.support.apply(state, view, self.groups, action.p_set_mw)
-        return AreaAction(p_set, action.ace_mw, actions)
+            action = self._balance(state)
+        else:
+            view = self.support.view(state)
+            action = self._balance(view)
+            p_set, actions = self.support.apply(state, view, self.groups, action.p_set_mw)
+            action = AreaAction(p_set, action.ace_mw, actions)
+        if not state.bounded_awards:  # no security check in the market: nothing to look for
+            return action
+        bounds = security_bounds(state.awards.get(state.interval_start_ms()))
+        if not bounds:  # the market's security check bound nothing this interval
+            return action
+        p_set = bounded_setpoints(self.area, self.groups, state.units, bounds, action.p_set_mw)
+        return AreaAction(p_set, action.ace_mw, action.actions)
 
     def _balance(self, state: AreaState) -> AreaAction:
         """Setpoints that balance the area (without the support)."""

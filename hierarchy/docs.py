@@ -104,6 +104,10 @@ MEANINGS: dict[str, str] = {
                               "do not exchange (a price per area where one binds).",
     "market.transfer_limits[].limit_mw": "Transfer limit, each way.",
     "market.transfer_limits[].between": "The two area ids of the interface.",
+    "market.security": "Security check of every clearing: a power flow of the awarded schedule against "
+                       "voltage and loading limits, and a sensitivity-based redispatch where it violates one.",
+    "market.customer_classes": "Service level per customer class (a `market.tariffs` class or `default`): "
+                               "shedding priority and an interruptible contract.",
     "communication.default": "Latency and loss of every link not listed in `links`.",
     "communication.default.latency": "Delivery delay of every message.",
     "communication.default.loss": "Probability that a message is lost.",

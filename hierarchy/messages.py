@@ -212,7 +212,11 @@ class Award:
 
     ``quantity_mw`` is positive for a seller (offer accepted), negative for a
     buyer (bid accepted). ``price`` is the price the participant settles at
-    [per MWh].
+    [per MWh]. ``min_mw`` and ``max_mw`` bound the participant's net
+    output over the interval [MW] (generation positive: a buyer bounded by
+    ``min_mw = −2`` consumes at most 2 MW) where the market's security
+    check re-dispatched it, on the side it moved it; NaN: no bound, the
+    award is a schedule only.
     """
 
     participant: str
@@ -221,6 +225,8 @@ class Award:
     interval_start_ms: int
     area: str | None = None
     sent_ms: int = 0
+    min_mw: float = float("nan")
+    max_mw: float = float("nan")
 
 
 @dataclass(frozen=True)

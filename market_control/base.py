@@ -63,6 +63,12 @@ class Clearing:
     reserve_mw : float
         Upward reserve available after the clearing [MW]: offered capacity
         not accepted (double auction) or the reserve the dispatch holds.
+    bounds_mw : dict of str to (float, float)
+        Participant -> (lowest, highest) net output [MW] (NaN: no bound)
+        set by the security check (:mod:`market_control.security`) where it
+        re-dispatched the participant: raised, at least its new award;
+        lowered, at most. Sent with the award
+        (:attr:`~hierarchy.messages.Award.min_mw`, ``max_mw``).
     """
 
     price: float | dict[str, float]
@@ -78,6 +84,7 @@ class Clearing:
     reserve_price: float = 0.0
     reserve_required_mw: float = 0.0
     reserve_mw: float = 0.0
+    bounds_mw: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def price_of(self, area: str | None = None) -> float:
         """Price [per MWh] that applies in ``area`` (any area if uniform).

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KINDS", "validate_tariff", "retail_price_per_mwh", "retail_prices"]
+__all__ = ["KINDS", "validate_tariff", "retail_price_per_mwh", "retail_prices", "discounted_tariff"]
 
 #: kind -> (required keys, optional keys)
 KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -156,3 +156,30 @@ def retail_prices(
     for name, tariff in tariffs.items():
         validate_tariff(tariff, f"market.tariffs.{name}")
     return {name: retail_price_per_mwh(tariff, hour_of_day, clearing_price) for name, tariff in tariffs.items()}
+
+
+def discounted_tariff(tariff: Mapping[str, Any], discount: float) -> dict[str, Any]:
+    """The tariff with every price lowered by ``discount`` [pu] (an interruptible contract's).
+
+    Every price of a flat or time-of-use tariff, and a real-time tariff's
+    ``factor`` and ``adder``, times ``1 − discount``, so that the retail
+    price is the undiscounted one times ``1 − discount`` at every hour and
+    market price.
+
+    Examples
+    --------
+    >>> discounted_tariff({"kind": "rtp", "factor": 1.0, "adder": 20.0}, 0.25)
+    {'kind': 'rtp', 'factor': 0.75, 'adder': 15.0}
+    """
+    validate_tariff(tariff)
+    keep = 1.0 - float(discount)
+    out = dict(tariff)
+    if tariff["kind"] == "flat":
+        out["price"] = float(tariff["price"]) * keep
+    elif tariff["kind"] == "tou":
+        out["otherwise"] = float(tariff["otherwise"]) * keep
+        out["periods"] = [{**period, "price": float(period["price"]) * keep} for period in tariff["periods"]]
+    else:
+        out["factor"] = float(tariff.get("factor", 1.0)) * keep
+        out["adder"] = float(tariff.get("adder", 0.0)) * keep
+    return out

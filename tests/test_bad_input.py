@@ -95,6 +95,10 @@ def _param(index: int, **changes: Any) -> Callable[[dict], None]:
     return lambda d: d["units"][index].setdefault("params", {}).update(changes)
 
 
+def _security(**changes: Any) -> Callable[[dict], None]:
+    return lambda d: d["market"].setdefault("security", {}).update(changes)
+
+
 def _event(**event: Any) -> Callable[[dict], None]:
     return lambda d: d.update(events=[{"at": "1h", **event}])
 
@@ -266,6 +270,38 @@ CASES: list[tuple[str, Setup, str, str]] = [
     ("external-coordinator-param", quick(lambda d: d["areas"][0]["coordinator"].update(
         policy="external", params={"gain": 1.0})), "areas[0].coordinator.params.gain",
      "unknown parameter"),
+    # market security and customer classes (issue 16)
+    ("security-enabled-str", quick(_security(enabled="yes")), "market.security.enabled", "true or false"),
+    ("security-band-order", quick(_security(voltage_band_pu=[1.05, 0.95])),
+     "market.security.voltage_band_pu", "v_min < v_max"),
+    ("security-band-short", quick(_security(voltage_band_pu=[0.95])), "market.security.voltage_band_pu", ""),
+    ("security-loading-zero", quick(_security(max_loading_percent=0)),
+     "market.security.max_loading_percent", "greater than 0"),
+    ("security-branch-bus", quick(_security(branch_limits_percent={"bus/1": 50})),
+     "market.security.branch_limits_percent", "line or trafo"),
+    ("security-branch-negative", quick(_security(branch_limits_percent={"line/1": -5})),
+     "market.security.branch_limits_percent.line/1", "greater than 0"),
+    ("security-branch-missing", quick(_security(enabled=True, branch_limits_percent={"line/99": 50})),
+     "market.security.branch_limits_percent.line/99", "not in the grid"),
+    ("security-method", quick(_security(method="greedy")), "market.security.method", "merit_order"),
+    ("security-rounds-zero", quick(_security(max_rounds=0)), "market.security.max_rounds", "at least 1"),
+    ("security-unknown", quick(_security(margin=0.1)), "market.security.margin", "unknown key"),
+    ("class-no-tariff", quick(lambda d: d["market"].update(customer_classes={"vip": {"priority": 2}})),
+     "market.customer_classes.vip", "no tariff"),
+    ("class-priority-negative", quick(lambda d: d["market"].update(
+        customer_classes={"default": {"priority": -1}})), "market.customer_classes.default.priority", "at least 0"),
+    ("class-discount-firm", quick(lambda d: d["market"].update(
+        customer_classes={"default": {"discount": 0.1}})), "market.customer_classes.default.discount",
+     "interruptible: true"),
+    ("class-discount-one", quick(lambda d: d["market"].update(
+        customer_classes={"default": {"interruptible": True, "discount": 1.0}})),
+     "market.customer_classes.default.discount", "less than 1"),
+    ("class-duration-negative", quick(lambda d: d["market"].update(
+        customer_classes={"default": {"interruptible": True, "max_interruption_duration": "-2h"}})),
+     "market.customer_classes.default.max_interruption_duration", ""),
+    ("class-count-str", quick(lambda d: d["market"].update(
+        customer_classes={"default": {"interruptible": True, "max_interruptions": "two"}})),
+     "market.customer_classes.default.max_interruptions", "integer"),
     # YAML
     ("yaml-unclosed", text("name: x\ngrid: [unclosed\n"), "line ", "invalid YAML"),
     ("yaml-tab", text("name: x\n\tgrid: 1\n"), "line ", "invalid YAML"),
@@ -367,7 +403,7 @@ def test_validate_exits_2_with_one_line_naming_the_key_path(validated, case, pat
 
 # one case of each kind, through the real command line, validate and run
 REAL = ["negative-outage", "event-line-missing", "soc-init-1.5", "yaml-python-tag", "csv-gap",
-        "grid-not-json"]
+        "grid-not-json", "security-branch-missing"]
 
 
 def _hiergrid(*args: str) -> subprocess.CompletedProcess:

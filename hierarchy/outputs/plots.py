@@ -1,5 +1,5 @@
 """Plots of one run's timeseries: voltage band, line loading, net export,
-frequency, market price and battery state of charge.
+frequency, market price, battery state of charge and the market's security check.
 
 Input are the wide tables of the output contract (DESIGN.md, "Outputs (v1
 contract)"): a DatetimeIndex and one column per element (``bus/3``) or per
@@ -32,12 +32,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from hierarchy.outputs.files import write_atomic
 
 __all__ = [
     "make_plots", "plot_voltage_band", "plot_line_loading", "plot_net_export",
-    "plot_frequency", "plot_market_price", "plot_battery_soc",
+    "plot_frequency", "plot_market_price", "plot_battery_soc", "plot_market_security",
     "price_axis_top", "usable", "new_figure", "time_values", "format_time_axis", "step_post", "legend", "plot_series",
     "save_figure", "bin_width", "binned", "envelope",
 ]
@@ -431,6 +432,40 @@ def plot_battery_soc(battery_soc: pd.DataFrame | None, *, title: str = "") -> Fi
     return figure
 
 
+def plot_market_security(market_security: pd.DataFrame | None,
+                         market_redispatch_mw: pd.DataFrame | None, *, title: str = "") -> Figure | None:
+    """The market's security check per interval: the redispatch by participant [MW]
+    (stacked, up positive) and the limits violated before and left after."""
+    security, moves = usable(market_security), usable(market_redispatch_mw)
+    if security is None:
+        return None
+    x, xlabel = time_values(security.index)
+    figure, (top, bottom) = new_figure(_title(title, "market security check"), "", nrows=2)
+    width = np.median(np.diff(x)) if len(x) > 1 else np.timedelta64(1, "h")
+    moved = moves.loc[:, (moves.abs() > 1e-9).any()] if moves is not None else None
+    if moved is not None and not moved.empty:
+        up, down = np.zeros(len(moved)), np.zeros(len(moved))
+        for i, name in enumerate(moved.columns):
+            values = moved[name].to_numpy(dtype=float)
+            base = np.where(values >= 0, up, down)
+            top.bar(moved.index.to_numpy(), values, width=width, bottom=base, align="edge",
+                    color=f"C{i % 10}", label=str(name))
+            up, down = up + np.maximum(values, 0.0), down + np.minimum(values, 0.0)
+        top.axhline(0.0, color="black", lw=0.8)
+    top.set_ylabel("redispatch [MW]\n(up: more injection)")
+    legend(top)
+    bottom.bar(x, security["security_violations"].to_numpy(dtype=float), width=width, align="edge",
+               color="tab:orange", label="limits violated by the schedule")
+    if "security_unresolved" in security:
+        bottom.bar(x, security["security_unresolved"].to_numpy(dtype=float), width=width, align="edge",
+                   color="tab:red", label="left after the redispatch")
+    bottom.set_ylabel("limits")
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+    legend(bottom)
+    format_time_axis(bottom, security.index, xlabel + " (delivery interval start)")
+    return figure
+
+
 def save_figure(figure: Figure, path: str | os.PathLike[str]) -> Path:
     """Save ``figure`` as PNG at :data:`PLOT_DPI`, atomically."""
     write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=PLOT_DPI))
@@ -447,7 +482,8 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
         Timeseries tables by contract name (``bus_vm_pu``,
         ``line_loading_percent``, ``area_net_export_mw``,
         ``area_schedule_mw``, ``area_ace_mw``, ``area_frequency_hz``,
-        ``market_price``, ``battery_soc``); any may be missing or empty.
+        ``market_price``, ``battery_soc``, ``market_security`` and
+        ``market_redispatch_mw`` of the security check); any may be missing or empty.
     out_dir : str or PathLike
         Folder for the PNGs; created if missing.
     v_band_pu : tuple of float, optional
@@ -461,7 +497,7 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
     list of pathlib.Path
         The files written, in the order ``voltage_band``, ``line_loading``,
         ``net_export``, ``frequency``, ``market_price``, ``battery_soc``,
-        skipping those without data.
+        ``market_security``, skipping those without data.
     """
     get = frames.get
     builders: dict[str, Callable[[], Figure | None]] = {
@@ -474,6 +510,8 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
         "frequency.png": lambda: plot_frequency(get("area_frequency_hz"), title=title),
         "market_price.png": lambda: plot_market_price(get("market_price"), title=title),
         "battery_soc.png": lambda: plot_battery_soc(get("battery_soc"), title=title),
+        "market_security.png": lambda: plot_market_security(get("market_security"),
+                                                            get("market_redispatch_mw"), title=title),
     }
     written = []
     for name, build in builders.items():

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from hierarchy.outputs.reliability import reliability_summary
 from hierarchy.sim.recorder import SYSTEM_COLUMNS
 
 __all__ = ["summarize", "violation_bus_hours", "schedule_deviation_mwh"]
@@ -107,6 +108,7 @@ def summarize(rt, wall_s: float, complete: bool, v_band_pu=(0.95, 1.05)) -> dict
                       "fallbacks": int(getattr(rt.plant.powerflow, "n_fallbacks", 0)),
                       "solves": int(getattr(rt.plant.powerflow, "n_solves", 0))},
         "events": len(rec.events),
+        "reliability": reliability_summary(rt),
     }
     return summary
 
@@ -147,6 +149,7 @@ def _market(rt) -> dict[str, Any]:
         "reserve_shortfall_intervals": int(np.count_nonzero(reserve_short > 1e-9)),
         "late_orders": int(rt.recorder.late_orders),
         "settlement": _settlement(rt, interval_h),
+        "security": _security(rt, interval_h),
     }
 
 
@@ -154,7 +157,7 @@ def _settlement(rt, interval_h: float) -> dict[str, Any]:
     """Money over the settled intervals [currency], received positive (see recorder.settlement)."""
     tables = rt.recorder.settlement(rt.scenario.time.start)
     money, metered = tables["market_settlement"], tables["market_metered_mw"]
-    accounts = ["energy_account", "imbalance_account", "residual"]
+    accounts = ["energy_account", "imbalance_account", "residual", "redispatch_account"]
     participants = [c for c in money.columns if c not in accounts]
     awards = {start: award for start, award in zip(rt.recorder.market.starts_ms, rt.recorder.market.awards)}
     start = np.datetime64(rt.scenario.time.start, "ms")
@@ -166,8 +169,31 @@ def _settlement(rt, interval_h: float) -> dict[str, Any]:
     return {
         "intervals": len(money),
         "energy_account": float(money["energy_account"].sum()) if len(money) else 0.0,
+        "redispatch_account": (float(money["redispatch_account"].sum())
+                               if "redispatch_account" in money else 0.0),
         "imbalance_account": float(money["imbalance_account"].sum()) if len(money) else 0.0,
         "imbalance_abs_mwh": float(deviation_mwh),
         "max_abs_residual": float(money["residual"].abs().max()) if len(money) else 0.0,
         "participants": {name: float(money[name].sum()) for name in participants},
+    }
+
+
+def _security(rt, interval_h: float) -> dict[str, Any]:
+    """The market's security check over the run (``market.security``; zeros when off)."""
+    rows = list(rt.recorder.market.security.values())
+    security = getattr(rt, "security", None)
+
+    def total(key: str) -> float:
+        return float(sum(row.get(key, 0.0) for row in rows))
+
+    return {
+        "enabled": security is not None,
+        "intervals_checked": len(rows),
+        "intervals_violated": sum(1 for row in rows if row.get("security_violations", 0) > 0),
+        "intervals_redispatched": sum(1 for row in rows if row.get("redispatch_mw", 0) > 0),
+        "intervals_unresolved": sum(1 for row in rows if row.get("security_unresolved", 0) > 0),
+        "redispatch_mwh": total("redispatch_mw") * interval_h,
+        "redispatch_cost": total("redispatch_cost"),
+        "curtailed_load_mwh": total("curtailed_load_mw") * interval_h,
+        "contract_interruptions": (sum(security.ledger.total.values()) if security is not None else 0),
     }

@@ -66,7 +66,7 @@ class GridFrequency:
     """
 
     def __init__(self, plant, groups, area_of_bus: np.ndarray, load_damping_pu, f0_hz: float,
-                 upstream="infinite", ufls=None, area_ids=None) -> None:
+                 upstream="infinite", ufls=None, area_ids=None, load_priority=None) -> None:
         self.plant, self.groups, self.f0_hz = plant, groups, float(f0_hz)
         self.area_of_bus = np.asarray(area_of_bus)
         self.n_areas = int(self.area_of_bus.max()) + 1 if self.area_of_bus.size else 0
@@ -77,7 +77,8 @@ class GridFrequency:
         self.load_d = np.asarray(load_damping_pu, float)[self.area_of_bus[self.elem_bus["load"]]]
         self.area_ids = list(area_ids) if area_ids is not None else [str(a) for a in range(self.n_areas)]
         self.relays = LoadShedding(list(ufls) if ufls else [[] for _ in range(self.n_areas)],
-                                   self.area_of_bus[self.elem_bus["load"]])
+                                   self.area_of_bus[self.elem_bus["load"]], load_priority,
+                                   net.load["p_mw"].to_numpy(dtype=float) if load_priority is not None else None)
         plant.load_served = self.relays.served  # the plant serves what the relays leave connected
         self.on_event = None
         self.time_ms = 0
@@ -271,7 +272,11 @@ class GridFrequency:
         p_mw = self.plant.tables["load"].p_mw
         for a, k, rows in trips:
             stage = self.relays.stages[a][k]
-            shed_mw = stage.fraction * p_mw[rows]
+            share = self.relays.fraction(a, k)
+            if np.ndim(share):  # by priority: the loads' own shares, the ones that shed
+                share = share[np.searchsorted(self.relays.rows[a], rows)]
+                rows, share = rows[share > 0], share[share > 0]
+            shed_mw = share * p_mw[rows]
             for island in np.unique(self.bus_island[self.elem_bus["load"][rows]]):
                 mine = self.bus_island[self.elem_bus["load"][rows]] == island
                 if island < 0 or island >= len(self.model.inputs):

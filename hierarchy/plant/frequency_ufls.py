@@ -13,6 +13,13 @@ NERC PRC-006-5, *Automatic Underfrequency Load Shedding*, 2021).
 The relay samples the frequency at every frequency-model step
 (``frequency.step``): a stage opens ``delay`` after the first sample below
 its threshold (the crossing itself lies up to one step earlier).
+
+Where the loads' customer classes have different priorities
+(``market.customer_classes.<class>.priority``), the stages are assigned to
+the loads in order of priority, lowest first, as a UFLS scheme assigns
+feeders to stages, sparing priority customers: stage ``k`` sheds the same
+share of the area's (nominal) demand as without priorities, taken from the
+loads of lowest priority first (:func:`priority_shares`).
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["UflsStage", "LoadShedding"]
+__all__ = ["UflsStage", "LoadShedding", "priority_shares"]
 
 
 @dataclass(frozen=True)
@@ -56,11 +63,20 @@ class LoadShedding:
     [0.9, 0.9]
     """
 
-    def __init__(self, stages: list[list[UflsStage]], load_area: np.ndarray) -> None:
+    def __init__(self, stages: list[list[UflsStage]], load_area: np.ndarray,
+                 priority: np.ndarray | None = None, demand_mw: np.ndarray | None = None) -> None:
         self.stages = [list(s) for s in stages]
         self.load_area = np.asarray(load_area, dtype=int)
         self.served = np.ones(self.load_area.size)
         self.rows = [np.flatnonzero(self.load_area == a) for a in range(len(self.stages))]
+        #: per area, None (every load sheds each stage's fraction) or (stages, rows) shares [pu]
+        self.shares: list[np.ndarray | None] = [None] * len(self.stages)
+        if priority is not None:
+            priority, demand_mw = np.asarray(priority), np.asarray(demand_mw, dtype=float)
+            for a, rows in enumerate(self.rows):
+                if self.stages[a] and np.unique(priority[rows]).size > 1:
+                    self.shares[a] = priority_shares([s.fraction for s in self.stages[a]],
+                                                     priority[rows], demand_mw[rows])
         # time each relay has seen its threshold crossed [s]; NaN while above
         self.timer_s = [np.full((len(s), r.size), np.nan) for s, r in zip(self.stages, self.rows)]
         self.tripped = [np.zeros((len(s), r.size), dtype=bool) for s, r in zip(self.stages, self.rows)]
@@ -100,6 +116,61 @@ class LoadShedding:
                 self.timer_s[a][k] = np.where(opens, np.nan, timer)
                 if opens.any():
                     self.tripped[a][k] |= opens
-                    self.served[rows[opens]] = np.maximum(self.served[rows[opens]] - stage.fraction, 0.0)
+                    share = self.fraction(a, k)
+                    share = share if np.ndim(share) == 0 else share[opens]
+                    self.served[rows[opens]] = np.maximum(self.served[rows[opens]] - share, 0.0)
                     trips.append((a, k, rows[opens]))
         return trips
+
+    def fraction(self, a: int, k: int) -> float | np.ndarray:
+        """Share of its demand each load of area ``a`` sheds at stage ``k`` [pu]: the stage's
+        fraction, or per load (aligned with ``rows[a]``) where priorities differ."""
+        shares = self.shares[a]
+        return self.stages[a][k].fraction if shares is None else shares[k]
+
+
+def priority_shares(fractions: list[float], priority: np.ndarray, demand_mw: np.ndarray) -> np.ndarray:
+    """Share of each load's demand each stage sheds, lowest priority first [pu].
+
+    Parameters
+    ----------
+    fractions : list of float
+        Share of the area's demand each stage sheds, in stage order [pu].
+    priority : ndarray
+        Priority of each load (lower is shed first).
+    demand_mw : ndarray
+        Nominal demand of each load [MW] (>= 0).
+
+    Returns
+    -------
+    ndarray
+        ``(n_stages, n_loads)``. The priority levels, lowest first, take
+        consecutive slices of the area's total demand (each its own
+        demand's share), and so do the stages (their cumulative
+        fractions); a stage sheds of a level what their slices overlap,
+        from the level's loads in equal shares of their demand. With one
+        level every load sheds each stage's fraction; without demand, too.
+
+    Examples
+    --------
+    >>> priority_shares([0.2, 0.1], np.array([2, 0, 0, 1]), np.array([90.0, 90.0, 90.0, 90.0])).round(3).tolist()
+    [[0.0, 0.4, 0.4, 0.0], [0.0, 0.2, 0.2, 0.0]]
+    """
+    demand_mw = np.maximum(np.asarray(demand_mw, dtype=float), 0.0)
+    fractions = np.asarray(fractions, dtype=float)
+    priority = np.asarray(priority)
+    total = float(demand_mw.sum())
+    shares = np.repeat(fractions[:, None], demand_mw.size, axis=1)
+    if total <= 0:
+        return shares
+    stage_top = np.cumsum(fractions)
+    stage_bottom = stage_top - fractions
+    level_bottom = 0.0
+    for level in np.unique(priority):
+        members = priority == level
+        level_share = float(demand_mw[members].sum()) / total
+        level_top = level_bottom + level_share
+        overlap = np.maximum(np.minimum(stage_top, level_top) - np.maximum(stage_bottom, level_bottom), 0.0)
+        shares[:, members] = (overlap / level_share if level_share > 0 else 0.0)[:, None]
+        level_bottom = level_top
+    return shares

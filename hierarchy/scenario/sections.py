@@ -44,6 +44,7 @@ from hierarchy.scenario.schema import (
     describe,
     policy_name,
 )
+from hierarchy.scenario.security import CustomerClassConfig, SecurityConfig
 
 __all__ = [
     "LinkDefault", "LinkConfig", "CommunicationConfig",
@@ -51,6 +52,7 @@ __all__ = [
     "ElementQuery", "ElementSelection", "UnitConfig",
     "FlatTariff", "TouPeriod", "TouTariff", "RtpTariff", "TARIFF_KINDS",
     "ReserveConfig", "UpstreamMarketConfig", "TransferLimitConfig", "MarketConfig",
+    "SecurityConfig", "CustomerClassConfig",
     "LoadStep", "UnitTrip", "LineOutage", "LineRestore", "CommOutage", "Event", "EVENT_KINDS",
 ]
 
@@ -343,6 +345,8 @@ class MarketConfig(Config):
     upstream: UpstreamMarketConfig = Field(default_factory=UpstreamMarketConfig)
     imbalance_penalty: FiniteFloat = Field(0.0, ge=0, description="[per MWh]")
     transfer_limits: tuple[TransferLimitConfig, ...] = ()
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    customer_classes: dict[Annotated[str, MinLen(1)], CustomerClassConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_transfer_limits(self) -> MarketConfig:
@@ -358,6 +362,11 @@ class MarketConfig(Config):
         if self.transfer_limits and self.mechanism in ("double_auction", "none"):
             raise KeyPathError(("transfer_limits",), f"needs mechanism economic_dispatch (or a "
                                f"market class of your own), not {self.mechanism}")
+        for name in self.customer_classes:
+            if name != "default" and name not in self.tariffs:
+                valid = ", ".join(sorted({"default", *self.tariffs}))
+                raise KeyPathError(("customer_classes", name), f"no tariff {name!r} in market.tariffs "
+                                                               f"(classes: {valid})")
         return self
 
 

@@ -84,6 +84,7 @@ class Runtime:
     control_max_iter: int
     control_method: str
     frequency: Any = None  # GridFrequency: island frequencies (hierarchy.plant.frequency_coupling)
+    security: Any = None  # SecurityStep after each clearing (market.security), or None
     frequency_step_ms: int = 100
     _export_cache: tuple = (-1, None)
     _meter_cache: tuple = (-1, None)
@@ -268,8 +269,16 @@ class Runtime:
 
     @property
     def tariffs(self) -> dict[str, dict]:
-        return {name: (t.model_dump(by_alias=True) if hasattr(t, "model_dump") else dict(t))
-                for name, t in self.scenario.market.tariffs.items()}
+        """Tariff per customer class; an interruptible contract's discount applied
+        (``market.customer_classes``, :func:`market_control.tariffs.discounted_tariff`)."""
+        tariffs = {name: (t.model_dump(by_alias=True) if hasattr(t, "model_dump") else dict(t))
+                   for name, t in self.scenario.market.tariffs.items()}
+        for name, level in self.scenario.market.customer_classes.items():
+            if level.interruptible and level.discount > 0 and name in tariffs:
+                from market_control.tariffs import discounted_tariff
+
+                tariffs[name] = discounted_tariff(tariffs[name], level.discount)
+        return tariffs
 
     def retail_price(self, tariff: dict, start_ms: int, clearing_price: float) -> float:
         from market_control.tariffs import retail_price_per_mwh
@@ -381,10 +390,14 @@ def build(scenario: Scenario, trace: bool = False):
 
     rt.frequency = GridFrequency(plant, groups, area_of_bus,
                                  [area.load_damping_pu for area in scenario.areas], grid.f0_hz,
-                                 grid.upstream, _ufls_stages(scenario), area_ids)
+                                 grid.upstream, _ufls_stages(scenario), area_ids,
+                                 _load_priority(scenario, net, groups))
     rt.frequency_step_ms = int(scenario.frequency.step)
     rt.recorder = Recorder(rt)
     rt.frequency.on_event = rt.recorder.event
+    from hierarchy.sim.security import build_security
+
+    rt.security = build_security(rt)
     return rt
 
 
@@ -411,6 +424,22 @@ def _ufls_stages(scenario: Scenario) -> list:
                                     f"grid.f0_hz {scenario.grid.f0_hz:g} Hz")
         stages.append([UflsStage(s.f_hz, s.fraction, s.delay / 1000.0) for s in area.ufls])
     return stages
+
+
+def _load_priority(scenario: Scenario, net, groups) -> np.ndarray | None:
+    """Shedding priority of every load (``market.customer_classes``), None where all are equal."""
+    classes = scenario.market.customer_classes
+    if not classes:
+        return None
+
+    def priority(name: str) -> int:
+        return classes[name].priority if name in classes else 1
+
+    load_priority = np.full(len(net.load), priority("default"), dtype=int)
+    for g in groups:
+        if g.kind == "flexible_load" and g.table == "load":
+            load_priority[g.positions] = priority(str(g.policy.params.get("customer_class", "default")))
+    return load_priority if np.unique(load_priority).size > 1 else None
 
 
 def _links(scenario: Scenario, env, rng, trace) -> dict[tuple[str, str], Link]:

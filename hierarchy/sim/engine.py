@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Engine", "PolicyError"]
 
+#: an award's (min_mw, max_mw) where the security check set none
+_NO_BOUNDS = (math.nan, math.nan)
+
 
 class Engine:
     """Runs one :class:`~hierarchy.sim.build.Runtime` to its end.
@@ -307,6 +310,8 @@ class Engine:
             offers_up, bids_up = rt.upstream_orders(start_ms)
             offers, bids = offers + offers_up, bids + bids_up
             clearing = rt.market.clear(start_ms, offers, bids)
+            if rt.security is not None:  # the schedule against the feeder's limits (market.security)
+                clearing = rt.security.secure(start_ms, clearing, offers, bids)
             rt.recorder.clearing(start_ms, clearing, offers, bids)
             self._publish(start_ms, clearing)
         if starts:  # what missed the last gate, by the start of its delivery
@@ -337,9 +342,10 @@ class Engine:
         link = rt.links[("market", "area")]
         tariffs = rt.tariffs
         retail_of: dict[tuple[str, float], float] = {}  # areas at one price share their retail
-        awards_of: dict[str, list] = {}  # area id -> its participants' non-zero awards, in order
+        awards_of: dict[str, list] = {}  # area id -> its participants' non-zero or bounded awards
+        bounds = getattr(clearing, "bounds_mw", None) or {}
         for participant, quantity in clearing.awards.items():
-            if quantity != 0:
+            if quantity != 0 or participant in bounds:
                 awards_of.setdefault(participant.split("/", 1)[0], []).append((participant, quantity))
         for area in rt.areas:
             price = clearing.price[area.id] if isinstance(clearing.price, dict) else clearing.price
@@ -352,8 +358,8 @@ class Engine:
                 rt.recorder.retail_price(start_ms, area.id, cls, retail)
                 link.send(Price(retail, start_ms, rt.interval_ms, area.id, cls, now), area.inbox)
             for participant, quantity in awards_of.get(area.id, ()):
-                link.send(Award(participant, float(quantity), float(price), start_ms, area.id, now),
-                          area.inbox)
+                link.send(Award(participant, float(quantity), float(price), start_ms, area.id, now,
+                                *bounds.get(participant, _NO_BOUNDS)), area.inbox)
 
     # --------------------------------------------------------------- events
     def _event(self, event):

@@ -38,6 +38,9 @@ class _Market:
     reliability: list = field(default_factory=list)  # dict column -> value per interval
     late: dict = field(default_factory=dict)  # interval start_ms -> late orders
     retail: dict = field(default_factory=dict)  # start_ms -> {"<area>/<class>": price}
+    security: dict = field(default_factory=dict)  # start_ms -> security check columns (market.security)
+    redispatch: dict = field(default_factory=dict)  # start_ms -> participant -> award change [MW]
+    redispatch_money: dict = field(default_factory=dict)  # start_ms -> participant -> payment
 
 
 class Recorder:
@@ -102,6 +105,10 @@ class Recorder:
         #: (:meth:`_flush` computes them block-wise)
         self._pending: list[tuple] = []
         self._settlement = None
+        #: demand not served, sparse: (steps, load positions, MW) of every (step, load) with some,
+        #: from de-energised buses and load shedding (per block) and flexible loads shed by their
+        #: area (per step); the reliability indices (hierarchy.outputs.reliability) read it
+        self.not_served: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
@@ -190,8 +197,19 @@ class Recorder:
         balance = _balance_rows(p_mw, load_p_mw, shed_mw, energised, gen_slack, ext, losses,
                                 curtailed)
         balance[:, SYSTEM_COLUMNS.index("not_served_mw")] += shed_flexible
+        self._keep_not_served(steps, p_mw["load"], shed_mw, energised["load"])
         self._arrays["system_balance_mw"][steps] = balance
         self._arrays["participant_p_mw"][steps] = self.meter.rows(p_mw, energised, ext, losses)
+
+    def _keep_not_served(self, steps, load_mw: np.ndarray, shed_mw, energised: np.ndarray) -> None:
+        """Keep the (step, load) pairs with demand not served, as :func:`_balance_rows` counts it."""
+        not_served = load_mw * (1.0 - energised)
+        if shed_mw is not None:
+            not_served = not_served + shed_mw * energised
+        rows, loads = np.nonzero(not_served > 0)
+        if rows.size:
+            steps = np.arange(steps.start, steps.stop) if isinstance(steps, slice) else np.asarray(steps)
+            self.not_served.append((steps[rows], loads, not_served[rows, loads]))
 
     @staticmethod
     def _soc(group, rt, k: int) -> np.ndarray:
@@ -227,7 +245,11 @@ class Recorder:
                          else -np.minimum(np.asarray(obs.p_avail_mw, dtype=float), 0.0))
             live = energised["load"][g.positions] > 0
             served_mw = -g.p_mw
-            shed_mw += float(np.sum(np.maximum(wanted_mw - served_mw, 0.0)[asked & live]))
+            gap_mw = np.maximum(wanted_mw - served_mw, 0.0)
+            shed_mw += float(np.sum(gap_mw[asked & live]))
+            rows = np.flatnonzero(asked & live & (gap_mw > 0))
+            if rows.size:
+                self.not_served.append((np.full(rows.size, k), g.positions[rows], gap_mw[rows]))
         return shed_mw
 
     # ------------------------------------------------------ open-loop blocks
@@ -317,6 +339,15 @@ class Recorder:
                    f"{type(order).__name__} for interval at {start / 1000:g} s, sent at "
                    f"{getattr(order, 'sent_ms', 0) / 1000:g} s{gate}")
 
+    def security(self, start_ms: int, row: dict, delta_mw: dict, payments: dict) -> None:
+        """The security check of the interval at ``start_ms``: its ``market_clearing`` columns,
+        the change of each re-dispatched award [MW] and the redispatch payments [currency]."""
+        m = self.market
+        m.security[start_ms] = dict(row)
+        m.redispatch[start_ms] = dict(delta_mw)
+        m.redispatch_money[start_ms] = dict(payments)
+        self._settlement = None
+
     def retail_price(self, start_ms: int, area: str, customer_class: str, price: float) -> None:
         """A retail price published for ``customer_class`` in ``area`` [per MWh]."""
         self.market.retail.setdefault(start_ms, {})[f"{area}/{customer_class}"] = float(price)
@@ -368,6 +399,8 @@ class Recorder:
         frames["market_award_mw"] = pd.DataFrame(m.awards, index=market_index, dtype=float).fillna(0.0)
         if settlement:
             frames.update(self._market_frames(start, market_index))
+        elif m.security:  # the security check's tables (no settlement needed) for the plots
+            frames.update(self._security_frames(market_index))
         return frames
 
     def _market_frames(self, start, market_index) -> dict[str, pd.DataFrame]:
@@ -377,7 +410,23 @@ class Recorder:
         clearing["cleared_mw"] = np.asarray(m.cleared_mw, dtype=float)
         clearing["late_orders"] = np.array([m.late.get(t, 0) for t in m.starts_ms], dtype=float)
         retail = pd.DataFrame([m.retail.get(t, {}) for t in m.starts_ms], index=market_index, dtype=float)
-        return {"market_clearing": clearing, "market_retail_price": retail, **self.settlement(start)}
+        frames = {"market_clearing": clearing, "market_retail_price": retail}
+        if m.security:  # market.security: the check's columns and the award changes
+            security = self._security_frames(market_index)
+            for column in security["market_security"].columns:
+                clearing[column] = security["market_security"][column].to_numpy()
+            frames["market_redispatch_mw"] = security["market_redispatch_mw"]
+        return {**frames, **self.settlement(start)}
+
+    def _security_frames(self, market_index) -> dict[str, pd.DataFrame]:
+        """The security check's columns of ``market_clearing`` (as ``market_security``) and
+        ``market_redispatch_mw``, a row per cleared interval."""
+        m = self.market
+        return {
+            "market_security": pd.DataFrame([m.security.get(t, {}) for t in m.starts_ms],
+                                            index=market_index, dtype=float),
+            "market_redispatch_mw": pd.DataFrame([m.redispatch.get(t, {}) for t in m.starts_ms],
+                                                 index=market_index, dtype=float).fillna(0.0)}
 
     def settlement(self, start) -> dict[str, pd.DataFrame]:
         """``market_metered_mw`` and ``market_settlement`` of every complete interval.
@@ -407,8 +456,11 @@ class Recorder:
                 s = settle_dual(awards, actual, area_price, self._penalty, self._interval_ms / 3_600_000)
                 done.append(self.market.starts_ms[i])
                 metered.append(actual)
-                money.append({**s.total, "energy_account": s.energy_account,
-                              "imbalance_account": s.imbalance_account, "residual": s.residual})
+                row = {**s.total, "energy_account": s.energy_account,
+                       "imbalance_account": s.imbalance_account, "residual": s.residual}
+                if self.market.security:
+                    row = _with_redispatch(row, self.market.redispatch_money.get(self.market.starts_ms[i], {}))
+                money.append(row)
             index = pd.DatetimeIndex(
                 pd.Timestamp(start) + pd.to_timedelta(np.asarray(done, dtype=np.int64), "ms"), name="time")
             self._settlement = {
@@ -537,6 +589,17 @@ def _meter_plan(rt, area_ids: list) -> _MeterPlan:
     ext = rt.export_matrices["ext_grid"]
     upstream_area = area_ids[int(np.argmax(ext[:, 0]))] if ext.size else None
     return _MeterPlan(names, owner, col("upstream"), col("losses"), upstream_area)
+
+
+def _with_redispatch(row: dict, payments: dict) -> dict:
+    """A settlement row with the redispatch payments added to the participants and paid
+    by the ``redispatch_account`` (:func:`market_control.service_levels.redispatch_payments`)."""
+    row = dict(row)
+    for name, amount in payments.items():
+        row[name] = row.get(name, 0.0) + amount
+    row["redispatch_account"] = -math.fsum(payments.values())
+    row["residual"] = math.fsum(value for key, value in row.items() if key != "residual")
+    return row
 
 
 def _nansum(values: np.ndarray) -> float:

@@ -203,7 +203,8 @@ def coordinator_for(scenario, a: int, config, infos, groups, net, area_of_bus):
         coordinator = cls(config.id, infos, params, price_cap=scenario.market.price_cap)
     except (ValueError, TypeError) as exc:
         raise ScenarioError(f"{path}.params", str(exc)) from None
-    state = AreaState(config.id, scenario.grid.f0_hz, scenario.market.interval)
+    state = AreaState(config.id, scenario.grid.f0_hz, scenario.market.interval,
+                      bounded_awards=scenario.market.security.enabled)
     return coordinator, state
 
 
