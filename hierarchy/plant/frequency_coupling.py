@@ -147,7 +147,7 @@ class GridFrequency:
     # ------------------------------------------------------------- topology
     def refresh_topology(self) -> None:
         """Find the islands again; carry each island's Δf over to its successor."""
-        pf_net = self.plant.powerflow._net
+        pf_net = self.plant.powerflow.network
         found = [self.plant.bus_positions(b) for b in topology_islands(pf_net)]
         old_island, old_df = self.bus_island.copy(), self.model.df_hz.copy()
         eg = pf_net.ext_grid

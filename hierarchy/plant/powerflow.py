@@ -396,6 +396,19 @@ class PowerFlow(FlowResults):
         self._model = None
 
     # ------------------------------------------------------------- read-outs
+    @property
+    def network(self) -> pp.pandapowerNet:
+        """The network as this power flow solves it: its own copy, whose
+        ``in_service`` flags and tap positions follow :meth:`set_in_service`
+        and :meth:`set_tap_pos`. Read it; change it only through those methods."""
+        return self._net
+
+    @property
+    def slack_weights(self) -> np.ndarray | None:
+        """The distributed-slack weight per gen row [MW/pu] of
+        :meth:`set_slack_weights` (None: off)."""
+        return self._gen_weight
+
     def voltage_sensitivity(self, bus_positions: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """How bus voltages answer injections, at the last solution.
 

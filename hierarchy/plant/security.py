@@ -124,7 +124,7 @@ class GridCheck:
         does (:meth:`~hierarchy.plant.frequency_coupling.GridFrequency.refresh_topology`).
         """
         live_flow = self.plant.powerflow
-        live = live_flow._net
+        live = live_flow.network
         for table in SWITCHABLE:
             state = live[table]["in_service"].to_numpy(dtype=bool)
             for position in np.flatnonzero(state != self._in_service[table]):
@@ -134,7 +134,7 @@ class GridCheck:
         for position in np.flatnonzero(typed & ((taps != self._taps[0]) | ~self._taps[1])):
             self.flow.set_tap_pos(int(position), int(taps[position]))
         self._taps = (taps, typed)
-        weight = live_flow._gen_weight
+        weight = live_flow.slack_weights
         if not _same(weight, self._slack_weight):
             self.flow.set_slack_weights(weight)
             self._slack_weight = None if weight is None else weight.copy()
