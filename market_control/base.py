@@ -63,6 +63,11 @@ class Clearing:
     reserve_mw : float
         Upward reserve available after the clearing [MW]: offered capacity
         not accepted (double auction) or the reserve the dispatch holds.
+    traded_value_per_h : dict of str to float
+        Continuous trading only: participant -> value of its trades,
+        ``Σ sold q·p − Σ bought q·p`` [currency per h of delivery], each
+        trade at its own price; empty for uniform-price mechanisms, whose
+        awards are paid at ``price``.
     """
 
     price: float | dict[str, float]
@@ -78,6 +83,7 @@ class Clearing:
     reserve_price: float = 0.0
     reserve_required_mw: float = 0.0
     reserve_mw: float = 0.0
+    traded_value_per_h: dict[str, float] = field(default_factory=dict)
 
     def price_of(self, area: str | None = None) -> float:
         """Price [per MWh] that applies in ``area`` (any area if uniform).
