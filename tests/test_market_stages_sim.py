@@ -253,3 +253,33 @@ def test_bidding_batteries_are_awarded_and_follow_their_awards():
         sells = [o.price for o in offers if o.participant == "north/batteries"]
         buys = [b.price for b in bids if b.participant == "north/batteries"]
         assert not sells or not buys or min(sells) > max(buys)
+
+
+def test_outputs_doc_names_every_table_column_and_summary_key_of_the_stages(tmp_path):
+    """docs/outputs.md explains what a run with both stages and noisy forecasts writes."""
+    import hierarchy
+    from hierarchy.outputs.files import flatten, read_parquet
+    from tests.conftest import ROOT
+
+    data = _continuous(duration="2d", day_ahead=DAY_AHEAD)
+    data["forecast"] = {"pv": {"method": "noisy", "std_pu": 0.2}}
+    data["outputs"] = {"dir": str(tmp_path), "plots": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = hierarchy.run(data, out=tmp_path)
+    text = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            name = path.stem if path.parent.name == "timeseries" else path.name
+            assert f"`{name}`" in text, f"docs/outputs.md does not name {path.relative_to(tmp_path)}"
+    for table in ("market_trades", "market_forecast_mw", "market_day_ahead_forecast_mw"):
+        for column in read_parquet(tmp_path / "timeseries" / f"{table}.parquet").columns:
+            assert f"`{column}`" in text, f"docs/outputs.md does not name {table}.{column}"
+    assert "`day_ahead_account`" in text
+    for key in flatten(result.summary["market"]):
+        parts = key.split(".")
+        if parts[0] in ("settlement", "mean_price_by_area") and len(parts) > 2:
+            parts = parts[:2]
+        assert parts[-1] in text, f"docs/outputs.md does not explain summary key market.{key}"
+    assert (tmp_path / "plots" / "market_stages.png").exists()
+    assert (tmp_path / "plots" / "forecast_error.png").exists()

@@ -46,9 +46,9 @@ def _files_under(folder: Path) -> set[Path]:
             and ".ipynb_checkpoints" not in p.parts}
 
 
-def test_there_are_five_notebooks():
+def test_there_are_six_notebooks():
     assert NAMES == ["01_quickstart", "02_unit_control", "03_area_control", "04_market",
-                     "05_your_own_policy"]
+                     "05_your_own_policy", "06_order_book"]
 
 
 @pytest.mark.parametrize("name", NAMES)

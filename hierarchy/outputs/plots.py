@@ -437,6 +437,12 @@ def save_figure(figure: Figure, path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
+def _market_plots():
+    from hierarchy.outputs import plots_market  # (it builds on this module)
+
+    return plots_market
+
+
 def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[str], *,
                v_band_pu: tuple[float, float] = (0.95, 1.05), title: str = "") -> list[Path]:
     """Write the standard plots of one run as PNG files.
@@ -461,7 +467,9 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
     list of pathlib.Path
         The files written, in the order ``voltage_band``, ``line_loading``,
         ``net_export``, ``frequency``, ``market_price``, ``battery_soc``,
-        skipping those without data.
+        ``market_stages`` (day-ahead and intraday prices,
+        :mod:`hierarchy.outputs.plots_market`), ``forecast_error``, skipping
+        those without data.
     """
     get = frames.get
     builders: dict[str, Callable[[], Figure | None]] = {
@@ -474,6 +482,10 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
         "frequency.png": lambda: plot_frequency(get("area_frequency_hz"), title=title),
         "market_price.png": lambda: plot_market_price(get("market_price"), title=title),
         "battery_soc.png": lambda: plot_battery_soc(get("battery_soc"), title=title),
+        "market_stages.png": lambda: _market_plots().plot_market_stages(
+            get("market_day_ahead_price"), get("market_price"), get("market_trades"), title=title),
+        "forecast_error.png": lambda: _market_plots().plot_forecast_error(
+            get("market_forecast_mw"), get("market_day_ahead_forecast_mw"), title=title),
     }
     written = []
     for name, build in builders.items():

@@ -65,7 +65,7 @@ class DayAheadConfig(Config):
 class ContinuousConfig(Config):
     """Continuous trading: when a delivery interval's book opens, how often areas trade."""
 
-    open: PositiveDuration = Field(3_600_000, description="before delivery")
+    open: PositiveDuration = 3_600_000
     period: PositiveDuration = 900_000
 
 
@@ -78,7 +78,7 @@ class KindForecast(Config):
     method: Literal["persistence", "perfect", "noisy"] = "persistence"
     std_pu: FiniteFloat = Field(0.1, ge=0, description="[pu of the true value]")
     day_ahead_std_pu: FiniteFloat = Field(0.1, ge=0, description="[pu of the true value]")
-    autocorrelation: FiniteFloat = Field(0.9, ge=0, lt=1, description="[1/h]")
+    autocorrelation: FiniteFloat = Field(0.9, ge=0, lt=1, description="[pu, lag 1 h]")
 
     @classmethod
     def _prepare(cls, data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
