@@ -12,13 +12,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hierarchy.outputs.plots import (
+    _bin_note,
     _mark_off_scale,
+    _plot_binned,
     _title,
     bin_width,
     format_time_axis,
     legend,
     new_figure,
-    plot_series,
     price_axis_top,
     step_post,
     time_values,
@@ -76,18 +77,20 @@ def plot_forecast_error(forecast_mw: pd.DataFrame | None, day_ahead_forecast_mw:
     day_ahead = usable(day_ahead_forecast_mw)
     figure, axes = new_figure(_title(title, "forecast error (forecast − actual)"), "error [MW]",
                               nrows=len(KINDS))
+    width = bin_width(frame.index)
     for ax, kind in zip(axes, KINDS):
-        for table, label, style in ((frame, "per-interval", {}), (day_ahead, "day-ahead", {"ls": "--"})):
+        for table, label, colour, style in ((frame, "per-interval", "C0", {}),
+                                            (day_ahead, "day-ahead", "C1", {"ls": "--"})):
             if table is None or kind not in table:
                 continue
             error = (table[kind] - table[f"{kind}_actual"]).to_frame(f"{kind}, {label}")
-            x = time_values(error.index)[0]
-            width = bin_width(error.index)
             if width is None:
-                step_post(ax, x, error.iloc[:, 0].to_numpy(float), label=error.columns[0], **style)
-            else:
-                plot_series(ax, x, error, width=width)
+                step_post(ax, time_values(error.index)[0], error.iloc[:, 0].to_numpy(float),
+                          label=error.columns[0], color=colour, **style)
+            else:  # a long run: bin mean and min-max band
+                _plot_binned(ax, error, width, {error.columns[0]: colour}, **style)
         ax.axhline(0.0, color="0.3", lw=0.8)
         legend(ax)
-    format_time_axis(axes[-1], frame.index, f"{time_values(frame.index)[1]} (delivery interval start)")
+    note = "" if width is None else _bin_note(width)
+    format_time_axis(axes[-1], frame.index, f"{time_values(frame.index)[1]} (delivery interval start){note}")
     return figure

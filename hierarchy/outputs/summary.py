@@ -164,9 +164,11 @@ def _stages(rt, interval_h: float) -> dict[str, Any]:
     rec = rt.recorder
     if rec.forecast is None:
         return {}
-    frames = rec.stages.frames(rt.scenario.time.start, rec.market.starts_ms, rec.forecast)
+    start = rt.scenario.time.start
     out: dict[str, Any] = {
-        "forecast": _forecast_errors(frames.get("market_forecast_mw"), interval_h, rt.scenario.forecast),
+        "forecast": _forecast_errors(rec.stages.forecast_frame(start, rec.forecast, "real_time",
+                                                               rec.market.starts_ms),
+                                     interval_h, rt.scenario.forecast),
         "balancing": _balancing(rt, interval_h),
     }
     slots = rec.stages.slots
@@ -177,8 +179,8 @@ def _stages(rt, interval_h: float) -> dict[str, Any]:
             "slots": len(slots), "mean_price": _finite(np.mean(prices)),
             "cleared_mwh": float(sum(r.quantity_mw for r in slots) * slot_h),
             "shortfall_mwh": float(sum(r.shortfall_mw for r in slots) * slot_h),
-            "forecast": _forecast_errors(frames.get("market_day_ahead_forecast_mw"), slot_h,
-                                         rt.scenario.forecast),
+            "forecast": _forecast_errors(rec.stages.forecast_frame(
+                start, rec.forecast, "day_ahead", [r.start_ms for r in slots]), slot_h, rt.scenario.forecast),
         }
     if rec._continuous:
         trades = rec.stages.trades

@@ -38,7 +38,7 @@ import numpy as np
 
 from hierarchy.messages import DAY_AHEAD, REAL_TIME, Forecast
 
-__all__ = ["KINDS", "METHODS", "ForecastService", "ar1_relative_errors", "interval_weights"]
+__all__ = ["KINDS", "METHODS", "ForecastService", "ar1_relative_errors", "build_forecast"]
 
 #: profile kinds a forecast method is chosen for
 KINDS = ("load", "pv", "wind")
@@ -83,16 +83,6 @@ def ar1_relative_errors(n: int, std_pu: float, autocorrelation: float,
 
     shocks[1:] *= np.sqrt(1.0 - autocorrelation ** 2)
     return lfilter([1.0], [1.0, -autocorrelation], shocks)
-
-
-def interval_weights(start_ms: int, length_ms: int, step_ms: int, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Steps overlapping ``[start_ms, start_ms + length_ms)`` and their overlap [ms] (within the run)."""
-    first, last = start_ms // step_ms, (start_ms + length_ms - 1) // step_ms
-    ks = np.arange(first, min(last, n_steps - 1) + 1)
-    if ks.size == 0:
-        ks = np.array([min(max(first, 0), n_steps - 1)])
-    weights = np.minimum((ks + 1) * step_ms, start_ms + length_ms) - np.maximum(ks * step_ms, start_ms)
-    return ks, np.maximum(weights, 1).astype(float)
 
 
 @dataclass(frozen=True)
@@ -142,6 +132,7 @@ class ForecastService:
         # a column adds to its kind's whole-grid figure; flexible loads are in their area's load
         self._kind_mask = np.array([[c.kind == k and (k != "load" or c.target == "load") for k in KINDS]
                                     for c in self.columns], dtype=float).reshape(len(self.columns), len(KINDS))
+        self._integrals: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def _method(self, kind: str) -> str:
         return self.methods[kind][0] if kind in self.methods else "perfect"
@@ -164,18 +155,14 @@ class ForecastService:
     # ------------------------------------------------------------ forecasts
     def values(self, start_ms: int, length_ms: int, issued_ms: int, stage: str) -> np.ndarray:
         """Forecast of every column over ``[start_ms, start_ms + length_ms)`` issued then [MW]."""
-        ks, weights = interval_weights(start_ms, length_ms, self.step_ms, self.n_steps)
-        factor = self._factor[stage][ks][:, self._kind_of]
-        mean = weights @ (self.truth_mw[ks] * factor) / weights.sum()
+        mean = self._means(("columns", stage), np.array([start_ms]), length_ms)[0]
         if self._persistent.any():
-            last = min(max((issued_ms - 1) // self.step_ms, 0), self.n_steps - 1)
-            mean = np.where(self._persistent, self.truth_mw[last], mean)
+            mean = np.where(self._persistent, self.truth_mw[self._last_step(issued_ms)], mean)
         return mean
 
     def actual(self, start_ms: int, length_ms: int) -> np.ndarray:
         """Mean of every column's profile over the interval [MW]."""
-        ks, weights = interval_weights(start_ms, length_ms, self.step_ms, self.n_steps)
-        return weights @ self.truth_mw[ks] / weights.sum()
+        return self._means(("columns", None), np.array([start_ms]), length_ms)[0]
 
     def for_area(self, area: int, start_ms: int, length_ms: int, issued_ms: int,
                  stage: str) -> Forecast:
@@ -195,11 +182,58 @@ class ForecastService:
         return Forecast(self.area_ids[area], int(start_ms), int(length_ms), groups, load_mw, other_mw,
                         int(issued_ms), stage)
 
-    def by_kind(self, start_ms: int, length_ms: int, issued_ms: int,
-                stage: str) -> tuple[np.ndarray, np.ndarray]:
-        """Whole-grid forecast and actual per kind (:data:`KINDS`) for one interval [MW]."""
-        return (self.values(start_ms, length_ms, issued_ms, stage) @ self._kind_mask,
-                self.actual(start_ms, length_ms) @ self._kind_mask)
+    def by_kind(self, starts_ms, length_ms: int, issued_ms, stage: str) -> tuple[np.ndarray, np.ndarray]:
+        """Whole-grid forecast and actual per kind (:data:`KINDS`) [MW] of intervals of one length.
+
+        ``starts_ms`` and ``issued_ms`` are arrays (one row per interval in
+        the results, ``(n, len(KINDS))``) or numbers (one row, ``(len(KINDS),)``).
+        """
+        starts, issued = np.atleast_1d(starts_ms).astype(np.int64), np.atleast_1d(issued_ms).astype(np.int64)
+        forecast = self._means(("kinds", stage), starts, length_ms)
+        if self._persistent.any():
+            persistent = self._kind_mask * self._persistent[:, None]
+            forecast = forecast + self.truth_mw[self._last_step(issued)] @ persistent
+        actual = self._means(("kinds", None), starts, length_ms)
+        return (forecast, actual) if np.ndim(starts_ms) else (forecast[0], actual[0])
+
+    def _last_step(self, issued_ms):
+        """The last step that started before the issue time (persistence)."""
+        return np.clip((np.asarray(issued_ms) - 1) // self.step_ms, 0, self.n_steps - 1)
+
+    def _means(self, key: tuple, starts_ms: np.ndarray, length_ms: int) -> np.ndarray:
+        """``(n, m)`` means of a series over ``[start, start + length)`` (within the run), from
+        its running integral: exact for the step-wise profile, one lookup per interval."""
+        running, series = self._integral(key)
+        end_ms = self.n_steps * self.step_ms
+        a = np.minimum(starts_ms, end_ms)
+        b = np.minimum(starts_ms + length_ms, end_ms)
+
+        def integral(t_ms):  # [MW·steps] up to t
+            k = t_ms // self.step_ms
+            return running[k] + series[k] * ((t_ms - k * self.step_ms) / self.step_ms)[:, None]
+
+        span = (b - a) / self.step_ms
+        inside = span > 0
+        out = np.empty((starts_ms.size, series.shape[1]))
+        out[inside] = (integral(b[inside]) - integral(a[inside])) / span[inside, None]
+        out[~inside] = series[self.n_steps - 1]  # an interval after the run: its last value
+        return out
+
+    def _integral(self, key: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """Running integral ``(n_steps + 1, m)`` [MW·steps] and the series padded with a zero row,
+        of the forecast (``key = (level, stage)``; stage None: the truth) per column or per kind
+        (the kinds' non-persistent columns only), made once."""
+        if key not in self._integrals:
+            level, stage = key
+            series = self.truth_mw if stage is None else self.truth_mw * self._factor[stage][:, self._kind_of]
+            if level == "kinds":
+                mask = self._kind_mask if stage is None else self._kind_mask * ~self._persistent[:, None]
+                series = series @ mask
+            padded = np.vstack([series, np.zeros((1, series.shape[1]))])
+            running = np.zeros_like(padded)
+            np.cumsum(series, axis=0, out=running[1:])
+            self._integrals[key] = (running, padded)
+        return self._integrals[key]
 
 
 def build_forecast(rt, config) -> ForecastService:

@@ -9,7 +9,10 @@ here runs per physics step. :meth:`StageRecords.frames` gives the tables:
 * ``market_trades`` (a row per trade) with continuous trading;
 * ``market_forecast_mw`` (a row per delivery interval) and
   ``market_day_ahead_forecast_mw`` (a row per day-ahead slot): the whole
-  grid's forecast and actual mean of each profile kind, with a market.
+  grid's forecast and actual mean of each profile kind, with forecasts
+  other than persistence, a day-ahead stage or continuous trading (the
+  summary's forecast errors come from :meth:`StageRecords.forecast_frame`
+  with every market).
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ class StageRecords:
     by_interval: dict = field(default_factory=dict)  # delivery interval start -> DayAheadRecord
     trades: list = field(default_factory=list)
     issued: dict = field(default_factory=dict)  # (stage, start_ms) -> issue time [ms]
+    _forecast_frames: dict = field(default_factory=dict, repr=False)  # made once per set of intervals
 
     # ------------------------------------------------------------ recording
     def forecast_issued(self, stage: str, start_ms: int, time_ms: int) -> None:
@@ -87,20 +91,30 @@ class StageRecords:
                 "quantity_mw": [t.quantity_mw for t in self.trades],
                 "price": [t.price for t in self.trades],
             }, index=_index(start, [t.time_ms for t in self.trades]))
-        if forecast is not None:
-            frames["market_forecast_mw"] = self._forecast_frame(
-                start, forecast, REAL_TIME, market_starts_ms, self.interval_ms)
+        if forecast is not None and (not forecast.persistence_only or self.slots or self.trades):
+            frames["market_forecast_mw"] = self.forecast_frame(start, forecast, REAL_TIME, market_starts_ms)
             if self.slots:
-                frames["market_day_ahead_forecast_mw"] = self._forecast_frame(
-                    start, forecast, DAY_AHEAD, [r.start_ms for r in self.slots], self.slots[0].length_ms)
+                frames["market_day_ahead_forecast_mw"] = self.forecast_frame(
+                    start, forecast, DAY_AHEAD, [r.start_ms for r in self.slots])
         return frames
 
-    def _forecast_frame(self, start, forecast, stage: str, starts_ms: list[int],
+    def forecast_frame(self, start, forecast, stage: str, starts_ms: list[int]) -> pd.DataFrame:
+        """Per interval of ``stage`` (delivery intervals or day-ahead slots): the whole grid's
+        forecast of each kind as issued, and the actual mean [MW]; made once."""
+        length_ms = self.slots[0].length_ms if stage == DAY_AHEAD and self.slots else self.interval_ms
+        key = (stage, len(starts_ms), starts_ms[-1] if starts_ms else None, len(self.issued))
+        if key not in self._forecast_frames:
+            self._forecast_frames = {key: self._forecast_table(start, forecast, stage, starts_ms, length_ms),
+                                     **{k: v for k, v in self._forecast_frames.items() if k[0] != stage}}
+        return self._forecast_frames[key]
+
+    def _forecast_table(self, start, forecast, stage: str, starts_ms: list[int],
                         length_ms: int) -> pd.DataFrame:
-        """Per interval: forecast of each kind as issued, and the actual mean [MW]."""
         starts = [t for t in starts_ms if (stage, t) in self.issued]
-        rows = [forecast.by_kind(t, length_ms, self.issued[(stage, t)], stage) for t in starts]
-        values = np.array([np.concatenate(row) for row in rows]).reshape(len(rows), 2 * len(KINDS))
+        predicted, actual = forecast.by_kind(np.array(starts, dtype=np.int64), length_ms,
+                                             np.array([self.issued[(stage, t)] for t in starts], dtype=np.int64),
+                                             stage)
+        values = np.hstack([predicted, actual]).reshape(len(starts), 2 * len(KINDS))
         columns = list(KINDS) + [f"{kind}_actual" for kind in KINDS]
         return pd.DataFrame(values, index=_index(start, starts), columns=columns)
 
