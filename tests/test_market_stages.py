@@ -188,3 +188,18 @@ def test_persistence_takes_the_last_step_before_issue():
     assert service.values(4 * 900_000, HOUR_MS, 2 * 900_000, "real_time")[0] == 1.0
     assert service.values(4 * 900_000, HOUR_MS, 2 * 900_000 + 1, "real_time")[0] == 2.0
     assert service.actual(4 * 900_000, HOUR_MS)[0] == pytest.approx(5.5)
+
+
+def test_the_two_settlement_scenario_resolves_and_reloads():
+    """scenario.resolved.yaml of the scenario with every new key loads back to the same scenario."""
+    import yaml
+
+    from hierarchy.scenario import load_scenario, resolved_dict
+    from tests.conftest import SCENARIOS
+
+    scenario = load_scenario(SCENARIOS / "market_two_settlement.yaml")
+    again = load_scenario(yaml.safe_load(yaml.safe_dump(resolved_dict(scenario), sort_keys=False)),
+                          base_dir=SCENARIOS)
+    assert again.forecast == scenario.forecast and again.market == scenario.market
+    assert scenario.market.day_ahead.gate_ms_of_day == 12 * HOUR_MS
+    assert resolved_dict(load_scenario(SCENARIOS / "quickstart.yaml"))["forecast"]["pv"] == {"method": "persistence"}

@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, WithJsonSchema, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    model_serializer,
+    model_validator,
+)
 
 from hierarchy.kernel.durations import format_duration
 from hierarchy.scenario.schema import Config, FiniteFloat, KeyPathError, PositiveDuration
@@ -88,6 +95,16 @@ class KindForecast(Config):
                     raise KeyPathError((key,), "only used with method noisy")
         if "day_ahead_std_pu" not in data and "std_pu" in data:
             data["day_ahead_std_pu"] = data["std_pu"]
+        return data
+
+    @model_serializer(mode="wrap")
+    def _used_keys(self, handler) -> dict[str, Any]:
+        """Written out (``scenario.resolved.yaml``) with the error keys only where they are used,
+        so that it loads again."""
+        data = handler(self)
+        if self.method != "noisy":
+            for key in _NOISY_KEYS:
+                data.pop(key, None)
         return data
 
 

@@ -23,9 +23,9 @@ not foresee events (load steps, trips). The forecast of an interval reaches
 the area without a link: the service is outside the three tiers, like a
 weather service.
 
-Reference for the error model: the first-order autoregressive model of
-forecast errors, e.g. G. E. P. Box, G. M. Jenkins, G. C. Reinsel, *Time
-Series Analysis*, 4th ed., Wiley, 2008, §3.2.4; its use for wind and load
+Reference for the error model: the first-order autoregressive model, G. E.
+P. Box, G. M. Jenkins, G. C. Reinsel, *Time Series Analysis*, 4th ed.,
+Wiley, 2008, ch. 3 (autoregressive processes); its use for wind and load
 forecast errors in reserve studies: R. Doherty, M. O'Malley, "A new approach
 to quantify reserve demand in systems with significant installed wind
 capacity", IEEE Trans. Power Systems 20(2), 2005.
