@@ -7,10 +7,14 @@ Rules (DESIGN.md "Mechanisms are pure functions first"):
   block's upper end [per MWh]; its minimum output ``p_min_mw`` is one more
   block priced at the marginal cost there;
 * a renewable group offers its forecast (persistence: the available power
-  last reported) at its ``offer_price`` (default 0);
+  last reported; else the forecast service's :class:`~hierarchy.messages.Forecast`)
+  at its ``offer_price`` (default 0);
 * generation no group controls is offered at 0 (must-take);
 * a flexible load group bids its demand at its ``bid_price``;
-* the rest of the area's load (inflexible) bids at the price cap.
+* the rest of the area's load (inflexible) bids at the price cap;
+* a battery group whose ``bid_blocks`` > 0 offers discharge and bids charge
+  blocks priced from its state of charge and a price band
+  (:mod:`area_control.storage_bids`), in the per-interval stage only.
 
 Participant names are ``<area>/<group>`` for a group and
 ``<area>/<group>/<unit>`` for a dispatchable unit, ``<area>/load`` and
@@ -22,12 +26,15 @@ settle them.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
-from hierarchy.messages import Award, Bid, Offer, UnitGroupInfo, UnitStatus
+from area_control.storage_bids import battery_blocks, price_band
+from hierarchy.messages import Award, Bid, Forecast, Offer, UnitGroupInfo, UnitStatus
 
-__all__ = ["generator_blocks", "area_orders", "dispatchable_setpoints", "unit_participant",
+__all__ = ["generator_blocks", "area_orders", "storage_orders", "dispatchable_setpoints",
+           "unit_participant",
            "LOAD", "OTHER_GENERATION", "OTHER_STORAGE"]
 
 #: participant suffixes of what no unit group controls in an area
@@ -97,6 +104,10 @@ def area_orders(
     price_cap: float,
     interval_start_ms: int,
     now_ms: int,
+    forecast: Forecast | None = None,
+    price_forecast: Sequence[float] | None = None,
+    interval_h: float = 1.0,
+    committed_mwh: dict[str, float] | None = None,
 ) -> tuple[list[Offer], list[Bid]]:
     """Offers and bids of an area for one delivery interval.
 
@@ -116,6 +127,19 @@ def area_orders(
         Bid price of inflexible load [per MWh].
     interval_start_ms, now_ms : int
         Delivery interval start and sending time [ms].
+    forecast : Forecast, optional
+        The forecast service's forecast of the interval: renewable groups,
+        flexible load groups, the area's load and its other generation are
+        bid from it instead of from the latest measurements (persistence).
+    price_forecast : sequence of float, optional
+        Prices the area expects around the interval [per MWh]: given,
+        batteries with ``bid_blocks`` > 0 bid, their band taken from it
+        (:func:`~area_control.storage_bids.price_band`); None: no battery bids.
+    interval_h : float
+        Length of the delivery interval [h] (battery blocks).
+    committed_mwh : dict of str to float, optional
+        Battery group id -> energy it will deliver before the interval
+        starts by the positions it holds [MWh] (:func:`storage_orders`).
 
     Returns
     -------
@@ -130,7 +154,15 @@ def area_orders(
             continue
         name = f"{area}/{group_id}"
         if info.kind == "renewable":
-            offers.append(Offer(name, float(np.sum(status.p_max_mw)), info.offer_price))
+            available_mw = None if forecast is None else forecast.group_p_mw.get(group_id)
+            offers.append(Offer(name, float(np.sum(status.p_max_mw)) if available_mw is None
+                                else float(available_mw), info.offer_price))
+        elif info.kind == "storage":
+            if price_forecast is not None and info.storage is not None and info.storage.bid_blocks > 0:
+                more_offers, more_bids = storage_orders(name, info, status, price_forecast, interval_h,
+                                                        (committed_mwh or {}).get(group_id, 0.0))
+                offers += more_offers
+                bids += more_bids
         elif info.kind == "dispatchable":
             for k, unit in enumerate(info.unit_ids):
                 for quantity, price in generator_blocks(
@@ -139,10 +171,13 @@ def area_orders(
                 ):
                     offers.append(Offer(unit_participant(area, group_id, info.kind, unit), quantity, price))
         elif info.kind == "flexible_load":
-            demand_mw = float(-np.sum(status.p_mw))
+            wanted_mw = None if forecast is None else forecast.group_p_mw.get(group_id)
+            demand_mw = float(-np.sum(status.p_mw)) if wanted_mw is None else float(wanted_mw)
             flexible_mw += demand_mw
             bid_price = info.bid_price if math.isfinite(info.bid_price) else price_cap
             bids.append(Bid(name, demand_mw, bid_price))
+    if forecast is not None:
+        load_mw, other_generation_mw = forecast.load_mw, forecast.other_generation_mw
     inflexible_mw = max(load_mw - flexible_mw, 0.0)
     bids.append(Bid(f"{area}/{LOAD}", inflexible_mw, price_cap))
     if other_generation_mw > 0:
@@ -151,6 +186,42 @@ def area_orders(
         _stamp([o for o in offers if o.quantity_mw > 0], interval_start_ms, area, now_ms),
         _stamp([b for b in bids if b.quantity_mw > 0], interval_start_ms, area, now_ms),
     )
+
+
+def storage_orders(name: str, info: UnitGroupInfo, status: UnitStatus, prices: Sequence[float],
+                   interval_h: float, committed_mwh: float = 0.0) -> tuple[list[Offer], list[Bid]]:
+    """Discharge offers and charge bids of a battery group (:func:`battery_blocks`).
+
+    The group bids as one battery: its stored energy (reported, less what
+    it has committed to deliver before the interval starts) over its
+    capacity, the sum of its units' power limits (``p_min_mw`` < 0 for
+    charging), capacity-weighted limits and efficiencies. The price band
+    is that of ``prices`` [per MWh] (:func:`~area_control.storage_bids.price_band`),
+    or the units' own ``price_charge``/``price_discharge`` where too few
+    prices are known.
+
+    Parameters
+    ----------
+    committed_mwh : float
+        Energy the group will have delivered (charging: negative) between
+        now and the interval's start, by the positions it holds [MWh].
+    """
+    storage = info.storage
+    capacity_mwh = float(np.sum(storage.capacity_mwh))
+    weights = storage.capacity_mwh / capacity_mwh if capacity_mwh > 0 else None
+    if weights is None:
+        return [], []
+    eta_charge, eta_discharge = float(weights @ storage.eta_charge), float(weights @ storage.eta_discharge)
+    drawn_mwh = committed_mwh / eta_discharge if committed_mwh > 0 else committed_mwh * eta_charge
+    soc = (float(np.sum(status.energy_mwh)) - drawn_mwh) / capacity_mwh
+    if not math.isfinite(soc):
+        return [], []
+    band = price_band(prices, float(np.mean(storage.price_charge)), float(np.mean(storage.price_discharge)))
+    sells, buys = battery_blocks(soc, capacity_mwh, float(weights @ storage.soc_min),
+                                 float(weights @ storage.soc_max), float(np.sum(info.p_max_mw)),
+                                 eta_charge, eta_discharge, float(-np.sum(info.p_min_mw)), band,
+                                 interval_h, storage.bid_blocks)
+    return [Offer(name, q, p) for q, p in sells], [Bid(name, q, p) for q, p in buys]
 
 
 def dispatchable_setpoints(

@@ -28,7 +28,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hierarchy.messages import AreaMeasurement, Award, Bid, Offer, Price, UnitGroupInfo, UnitStatus
+from area_control.intraday import residual_orders
+from hierarchy.messages import (
+    REAL_TIME,
+    AreaMeasurement,
+    Award,
+    Bid,
+    Forecast,
+    Offer,
+    Price,
+    UnitGroupInfo,
+    UnitStatus,
+)
 
 __all__ = ["AreaState", "AreaAction", "AreaCoordinator"]
 
@@ -58,6 +69,19 @@ class AreaState:
     bounded_awards : bool
         Whether the market's security check may send awards with bounds
         (``Award.min_mw``, ``max_mw``); the coordinators look for them only then.
+    stage : str
+        The market stage orders are asked for (:meth:`AreaCoordinator.orders`):
+        ``real_time`` (the per-interval market) or ``day_ahead``.
+    forecasts : dict
+        Delivery interval start [ms] → :class:`Forecast` of the stage being
+        bid (set just before the orders are asked for; empty when the
+        forecasts are persistence: bid from the latest measurements).
+    day_ahead : dict
+        Delivery interval start [ms] → participant → day-ahead :class:`Award`.
+    traded_mw : dict
+        Delivery interval start [ms] → participant → net quantity traded so
+        far in continuous trading [MW] (sold positive), from the trades
+        confirmed to the area.
     """
 
     area: str
@@ -69,6 +93,10 @@ class AreaState:
     awards: dict[int, dict[str, Award]] = field(default_factory=dict)
     prices: dict[int, dict[str, Price]] = field(default_factory=dict)
     bounded_awards: bool = False
+    stage: str = REAL_TIME
+    forecasts: dict[int, Forecast] = field(default_factory=dict)
+    day_ahead: dict[int, dict[str, Award]] = field(default_factory=dict)
+    traded_mw: dict[int, dict[str, float]] = field(default_factory=dict)
 
     def interval_start_ms(self, time_ms: int | None = None) -> int:
         """Start of the delivery interval holding ``time_ms`` (default now) [ms]."""
@@ -90,6 +118,35 @@ class AreaState:
         """Price of ``kind`` for the interval holding ``time_ms`` [per MWh]; NaN if none."""
         prices = self.prices.get(self.interval_start_ms(time_ms), {})
         return prices[kind].price if kind in prices else math.nan
+
+    def position_mw(self, interval_start_ms: int) -> dict[str, float]:
+        """Position held for an interval per participant [MW], sold positive:
+        day-ahead award plus what was traded continuously so far."""
+        position = {name: award.quantity_mw
+                    for name, award in self.day_ahead.get(interval_start_ms, {}).items()}
+        for name, quantity_mw in self.traded_mw.get(interval_start_ms, {}).items():
+            position[name] = position.get(name, 0.0) + quantity_mw
+        return position
+
+    def committed_mw(self, interval_start_ms: int) -> dict[str, float]:
+        """Position per participant for an interval [MW]: its awards once published,
+        else what :meth:`position_mw` holds so far."""
+        awards = self.awards.get(interval_start_ms)
+        if awards is not None:
+            return {name: award.quantity_mw for name, award in awards.items()}
+        return self.position_mw(interval_start_ms)
+
+    def price_forecast(self, time_ms: int | None = None, window_ms: int = 86_400_000) -> list[float]:
+        """Prices the area knows for the intervals within ``window_ms`` either side of
+        ``time_ms`` [per MWh]: clearing prices received and day-ahead prices published
+        (a persistence forecast of the price pattern, sharpened by the day-ahead market)."""
+        start = self.interval_start_ms(time_ms)
+        known = []
+        for t in range(start - window_ms, start + window_ms + 1, self.interval_ms):
+            prices = self.prices.get(t)
+            if prices:
+                known += [prices[kind].price for kind in ("clearing", "day_ahead") if kind in prices]
+        return known
 
 
 @dataclass
@@ -154,3 +211,14 @@ class AreaCoordinator(abc.ABC):
     @abc.abstractmethod
     def dispatch(self, state: AreaState) -> dict[str, np.ndarray]:
         """Unit setpoints [MW] per group from the awards of the current interval."""
+
+    def intraday_orders(self, state: AreaState, interval_start_ms: int) -> tuple[list[Offer], list[Bid]]:
+        """Orders of one round of continuous trading for an interval.
+
+        What :meth:`orders` wishes, less the position already held
+        (:meth:`AreaState.position_mw`), per participant
+        (:func:`area_control.intraday.residual_orders`). The engine withdraws
+        the area's resting orders for the interval before sending these.
+        """
+        offers, bids = self.orders(state, interval_start_ms)
+        return residual_orders(offers, bids, state.position_mw(interval_start_ms), self.price_cap)

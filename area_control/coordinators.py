@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from area_control.aggregation import area_orders, dispatchable_setpoints, share
+from area_control.aggregation import area_orders, dispatchable_setpoints, share, unit_participant
 from area_control.base import AreaAction, AreaCoordinator, AreaState
 from area_control.limits import bounded_setpoints, security_bounds
 from area_control.support import SUPPORT_DEFAULTS, GridSupport, SupportLimits
-from hierarchy.messages import Bid, Offer, UnitGroupInfo
+from hierarchy.messages import REAL_TIME, Bid, Offer, UnitGroupInfo
 
 __all__ = ["NoCoordinator", "ScheduleTracking", "AGC", "VoltageSupport", "CongestionSupport"]
 
@@ -45,6 +45,9 @@ class _MarketArea(AreaCoordinator):
         self._groups_of_kind: dict[str, list[UnitGroupInfo]] = {}  # of _balancing_groups
         limits = SupportLimits.from_params(self.params)
         self.support = None if limits is None else GridSupport(limits)
+        #: battery groups that bid into the per-interval market (``bid_blocks`` > 0)
+        self._bidding_storage = [g for g in self.groups.values() if g.kind == "storage"
+                                 and g.storage is not None and g.storage.bid_blocks > 0]
 
     def control(self, state: AreaState) -> AreaAction:
         if self.support is None:
@@ -70,10 +73,48 @@ class _MarketArea(AreaCoordinator):
         meas = state.measurement
         if meas is None:
             return [], []
+        if not state.forecasts and not self._bidding_storage:  # persistence, no battery bids
+            return area_orders(
+                self.area, self.groups, state.units, meas.load_mw,
+                meas.uncontrolled_generation_mw, self.price_cap, interval_start_ms, state.time_ms,
+            )
+        bidding = self._bidding_storage and state.stage == REAL_TIME
         return area_orders(
-            self.area, self.groups, state.units, meas.load_mw,
-            meas.uncontrolled_generation_mw, self.price_cap, interval_start_ms, state.time_ms,
+            self.area, self.groups, state.units, meas.load_mw, meas.uncontrolled_generation_mw,
+            self.price_cap, interval_start_ms, state.time_ms,
+            forecast=state.forecasts.get(interval_start_ms),
+            price_forecast=state.price_forecast(interval_start_ms) if bidding else None,
+            interval_h=state.interval_ms / 3_600_000,
+            committed_mwh=self._committed_mwh(state, interval_start_ms) if bidding else None,
         )
+
+    def _committed_mwh(self, state: AreaState, interval_start_ms: int) -> dict[str, float]:
+        """Energy each bidding battery group delivers from now until ``interval_start_ms``
+        by the positions it holds [MWh] (discharge positive)."""
+        committed: dict[str, float] = {}
+        now = state.time_ms
+        t = state.interval_start_ms(now)
+        while t < interval_start_ms:
+            overlap_h = (min(t + state.interval_ms, interval_start_ms) - max(t, now)) / 3_600_000
+            position = state.committed_mw(t)
+            for info in self._bidding_storage:
+                name = unit_participant(self.area, info.group, info.kind, "")
+                committed[info.group] = committed.get(info.group, 0.0) + position.get(name, 0.0) * overlap_h
+            t += state.interval_ms
+        return committed
+
+    def _storage_setpoints(self, state: AreaState) -> dict[str, np.ndarray]:
+        """Setpoints [MW] of bidding battery groups: their award, shared by rating within reach."""
+        awards = state.awards.get(state.interval_start_ms(), {})
+        setpoints = {}
+        for info in self._bidding_storage:
+            status = state.units.get(info.group)
+            award = awards.get(unit_participant(self.area, info.group, info.kind, ""))
+            if status is None or award is None or not info.takes_setpoints:
+                continue
+            setpoints[info.group] = share(award.quantity_mw, status.p_min_mw, status.p_max_mw,
+                                          info.rating_mw)
+        return setpoints
 
     def dispatch(self, state: AreaState) -> dict[str, np.ndarray]:
         dispatchable = self._balancing_groups("dispatchable")
@@ -95,14 +136,18 @@ class _MarketArea(AreaCoordinator):
 class NoCoordinator(_MarketArea):
     """No balancing: the area only trades (``policy: none``).
 
-    Its dispatchable units follow their market awards; nothing else moves.
+    Its dispatchable units and bidding batteries follow their market
+    awards; nothing else moves.
     """
 
     name = "none"
     defaults: Mapping[str, Any] = dict(SUPPORT_DEFAULTS)
 
     def _balance(self, state: AreaState) -> AreaAction:
-        return AreaAction(self.dispatch(state), math.nan)
+        setpoints = self.dispatch(state)
+        if self._bidding_storage:
+            setpoints.update(self._storage_setpoints(state))
+        return AreaAction(setpoints, math.nan)
 
 
 class ScheduleTracking(_MarketArea):

@@ -108,6 +108,28 @@ MEANINGS: dict[str, str] = {
                        "voltage and loading limits, and a sensitivity-based redispatch where it violates one.",
     "market.customer_classes": "Service level per customer class (a `market.tariffs` class or `default`): "
                                "shedding priority and an interruptible contract.",
+    "market.day_ahead": "A day-ahead stage before the per-interval market: cleared once a day; "
+                        "its awards are settled at its price, the change in the per-interval "
+                        "market at that market's price (two settlements). None: no day-ahead stage.",
+    "market.day_ahead.gate_closure": "Time of day (`HH:MM`) the day-ahead market clears the next "
+                                     "day; the areas send their orders one `market.gate_closure` before.",
+    "market.day_ahead.slot": "Length of a day-ahead slot; a whole number of `market.interval`.",
+    "market.day_ahead.horizon": "How much of the next day, from midnight, is cleared (at most 1d, "
+                                "a whole number of slots).",
+    "market.day_ahead.mechanism": "`double_auction` or `economic_dispatch` (needed with "
+                                  "`market.transfer_limits`).",
+    "market.continuous": "Timing of continuous trading (`market.mechanism: continuous`): each "
+                         "delivery interval has an order book (price-time priority, each trade at "
+                         "the price of the order in the book) until its gate closure.",
+    "market.continuous.open": "How long before delivery an interval's book opens; longer than "
+                              "`market.gate_closure`.",
+    "market.continuous.period": "How often each area trades: it withdraws its orders and sends "
+                                "what takes it from its position to its newest forecast.",
+    "forecast": "How the areas forecast each profile kind when they bid (a service outside the "
+                "tiers, delivered without a link).",
+    "forecast.load": "Forecast of the loads' demand.",
+    "forecast.pv": "Forecast of PV output (sgens of type PV or lv_RES).",
+    "forecast.wind": "Forecast of wind output (sgens of type wind, WT, WP).",
     "communication.default": "Latency and loss of every link not listed in `links`.",
     "communication.default.latency": "Delivery delay of every message.",
     "communication.default.loss": "Probability that a message is lost.",
@@ -127,6 +149,21 @@ MEANINGS: dict[str, str] = {
     "outputs.dir": "Results folder (relative to the working folder; `--out` overrides).",
     "outputs.plots": "Write `plots/*.png`.",
 }
+
+#: the keys of every profile kind's forecast (``forecast.load``, ``.pv``, ``.wind``)
+_FORECAST_MEANINGS = {
+    "method": "`persistence` (the value at the last step before bidding: the "
+                              "latest measurements), `perfect` (the profile's mean over the "
+                              "interval) or `noisy` (perfect × (1 + ε), ε an AR(1) series).",
+    "std_pu": "`noisy`: relative standard deviation of the per-interval "
+                              "market's forecast error.",
+    "day_ahead_std_pu": "`noisy`: relative standard deviation of the day-ahead "
+                                        "forecast error (default: `std_pu`).",
+    "autocorrelation": "`noisy`: lag-1 autocorrelation of the error between "
+                                       "values one hour apart (0 ≤ ρ < 1).",
+}
+MEANINGS.update({f"forecast.{kind}.{key}": text for kind in ("load", "pv", "wind")
+                 for key, text in _FORECAST_MEANINGS.items()})
 
 #: meanings of policy parameters: ``policy.param`` or ``*.param`` for all of a tier's policies
 PARAM_MEANINGS: dict[str, str] = {
@@ -148,6 +185,9 @@ PARAM_MEANINGS: dict[str, str] = {
     "battery.droop": "Primary frequency droop [pu]; none = no frequency response.",
     "battery.price_charge": "Without a setpoint: charge at full power at or below this price [per MWh].",
     "battery.price_discharge": "Without a setpoint: discharge at full power at or above this price [per MWh].",
+    "battery.bid_blocks": "Charge and discharge blocks the area bids per interval into the "
+                          "per-interval market, priced from state of charge and price forecast "
+                          "(0: the battery does not bid).",
     "const_pf.pf": "Power factor, signed: positive injects Q, negative absorbs.",
     "flexible_load.bid_price": "What the load pays for its profile demand; its market bid [per MWh].",
     "flexible_load.elasticity": "Constant price elasticity of demand (≤ 0; 0 = inflexible).",
@@ -339,7 +379,7 @@ def _children(schema: dict, node: dict, path: str, rows: list[Row]) -> None:
             _walk(schema, variant, f"{inner_path.removesuffix('[]')}[kind={kind}]", rows)
     elif inner is not None and "$ref" in inner:
         _walk(schema, inner, inner_path, rows)
-    for variant in node.get("oneOf", []):
+    for variant in node.get("oneOf", []) + node.get("anyOf", []):  # anyOf: an optional section
         if "$ref" in variant:
             _walk(schema, variant, path, rows)
 

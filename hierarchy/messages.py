@@ -4,8 +4,13 @@ Their types are the data-flow documentation of hiergrid:
 
 * up, from units to their area: :class:`UnitStatus`, and from the area's
   meters: :class:`AreaMeasurement`;
-* up, from areas to the market: :class:`Offer` and :class:`Bid`;
-* down, from the market to areas: :class:`Award` and :class:`Price`;
+* up, from areas to the market: :class:`Offer` and :class:`Bid` (and
+  :class:`CancelOrders` in continuous trading); an :class:`Order` is an
+  offer or bid as it rests in a continuous order book;
+* down, from the market to areas: :class:`Award`, :class:`Price` and, in
+  continuous trading, each :class:`Trade`;
+* to areas from the forecast service (no link: an outside provider):
+  :class:`Forecast`;
 * down, from areas to units: :class:`UnitSetpoint`.
 
 Sign convention, once for the whole package: generation and export are
@@ -28,8 +33,15 @@ import numpy as np
 
 __all__ = [
     "UnitStatus", "AreaMeasurement", "UnitSetpoint", "Offer", "Bid", "Award", "Price",
-    "UnitGroupInfo",
+    "UnitGroupInfo", "StorageInfo", "Order", "Trade", "CancelOrders", "Forecast",
+    "SIDES", "DAY_AHEAD", "REAL_TIME",
 ]
+
+#: the sides of an :class:`Order`
+SIDES = ("buy", "sell")
+#: market stages: the forward (day-ahead) stage and the per-interval (real-time / intraday) stage
+DAY_AHEAD = "day_ahead"
+REAL_TIME = "real_time"
 
 
 def _frozen_array(values) -> np.ndarray:
@@ -217,6 +229,9 @@ class Award:
     ``min_mw = −2`` consumes at most 2 MW) where the market's security
     check re-dispatched it, on the side it moved it; NaN: no bound, the
     award is a schedule only.
+    [per MWh]. ``stage`` is :data:`REAL_TIME` for the per-interval market
+    (the position the area is scheduled on) or :data:`DAY_AHEAD` for a
+    day-ahead award of the slot starting at ``interval_start_ms``.
     """
 
     participant: str
@@ -227,6 +242,7 @@ class Award:
     sent_ms: int = 0
     min_mw: float = float("nan")
     max_mw: float = float("nan")
+    stage: str = REAL_TIME
 
 
 @dataclass(frozen=True)
@@ -281,6 +297,8 @@ class UnitGroupInfo:
         Tariff class of a load group.
     ramp_mw_per_min : ndarray or None
         Ramp limit per unit [MW/min] (dispatchable units; None: unlimited).
+    storage : StorageInfo or None
+        Capacity, limits and bidding of a storage group (None for others).
     """
 
     group: str
@@ -299,9 +317,127 @@ class UnitGroupInfo:
     bid_price: float = float("nan")
     customer_class: str = "default"
     ramp_mw_per_min: np.ndarray | None = None
+    storage: StorageInfo | None = None
 
     def __post_init__(self) -> None:
         for name in ("rating_mw", "p_min_mw", "p_max_mw", "cost_a", "cost_b", "cost_c"):
             object.__setattr__(self, name, _frozen_array(getattr(self, name)))
         if self.ramp_mw_per_min is not None:
             object.__setattr__(self, "ramp_mw_per_min", _frozen_array(self.ramp_mw_per_min))
+
+
+@dataclass(frozen=True)
+class StorageInfo:
+    """What an area knows of a storage group for bidding it (asset register).
+
+    Arrays are aligned with the group's ``unit_ids`` in the area.
+
+    Attributes
+    ----------
+    capacity_mwh : ndarray
+        Usable energy capacity per unit [MWh].
+    soc_min, soc_max : ndarray
+        State-of-charge limits [pu of capacity].
+    eta_charge, eta_discharge : ndarray
+        Charge and discharge efficiencies [pu].
+    price_charge, price_discharge : ndarray
+        The unit's own price band [per MWh]: its bids and offers are priced
+        inside it when no price forecast is known.
+    bid_blocks : int
+        Charge and discharge blocks bid per unit and interval (0: the
+        battery does not bid).
+    """
+
+    capacity_mwh: np.ndarray
+    soc_min: np.ndarray
+    soc_max: np.ndarray
+    eta_charge: np.ndarray
+    eta_discharge: np.ndarray
+    price_charge: np.ndarray
+    price_discharge: np.ndarray
+    bid_blocks: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("capacity_mwh", "soc_min", "soc_max", "eta_charge", "eta_discharge",
+                     "price_charge", "price_discharge"):
+            object.__setattr__(self, name, _frozen_array(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order of a continuous double auction: buy or sell up to ``quantity_mw`` at ``price``.
+
+    A buy order pays at most ``price`` [per MWh], a sell order takes at
+    least ``price``. ``time_ms`` is when the order reached the book (its
+    time priority) [ms]; ``interval_start_ms`` the delivery interval the
+    order is for; ``order_id`` names it for cancellation (optional).
+
+    Examples
+    --------
+    >>> Order("pv", "sell", 2.0, 10.0, 0)
+    Order(participant='pv', side='sell', quantity_mw=2.0, price=10.0, time_ms=0, interval_start_ms=0, area=None, order_id='')
+    """
+
+    participant: str
+    side: str
+    quantity_mw: float
+    price: float
+    time_ms: int
+    interval_start_ms: int = 0
+    area: str | None = None
+    order_id: str = ""
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One match of a continuous double auction.
+
+    ``seller`` sells ``quantity_mw`` [MW] over the delivery interval to
+    ``buyer`` at ``price`` [per MWh], the price of the order that was
+    resting in the book; ``time_ms`` is when it was matched [ms].
+    """
+
+    buyer: str
+    seller: str
+    quantity_mw: float
+    price: float
+    time_ms: int
+    interval_start_ms: int = 0
+
+
+@dataclass(frozen=True)
+class CancelOrders:
+    """Withdraw every resting order an area's participants hold for one delivery interval."""
+
+    area: str
+    interval_start_ms: int
+    sent_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A forecast of an area's uncontrolled quantities over one delivery interval.
+
+    Means over ``[interval_start_ms, interval_start_ms + interval_ms)``,
+    issued at ``issued_ms`` [ms] for market stage ``stage``.
+
+    Attributes
+    ----------
+    group_p_mw : dict of str to float
+        Unit group id -> forecast [MW]: available power of a renewable group
+        (generation positive), demand of a flexible load group (consumption
+        positive, before its price response).
+    load_mw : float
+        Demand of all the area's loads [MW] (consumption positive).
+    other_generation_mw : float
+        Output of the area's generation that no unit group controls [MW].
+    """
+
+    area: str
+    interval_start_ms: int
+    interval_ms: int
+    group_p_mw: dict
+    load_mw: float
+    other_generation_mw: float
+    issued_ms: int
+    stage: str = REAL_TIME

@@ -69,6 +69,11 @@ class Clearing:
         re-dispatched the participant: raised, at least its new award;
         lowered, at most. Sent with the award
         (:attr:`~hierarchy.messages.Award.min_mw`, ``max_mw``).
+    traded_value_per_h : dict of str to float
+        Continuous trading only: participant -> value of its trades,
+        ``Σ sold q·p − Σ bought q·p`` [currency per h of delivery], each
+        trade at its own price; empty for uniform-price mechanisms, whose
+        awards are paid at ``price``.
     """
 
     price: float | dict[str, float]
@@ -85,6 +90,7 @@ class Clearing:
     reserve_required_mw: float = 0.0
     reserve_mw: float = 0.0
     bounds_mw: dict[str, tuple[float, float]] = field(default_factory=dict)
+    traded_value_per_h: dict[str, float] = field(default_factory=dict)
 
     def price_of(self, area: str | None = None) -> float:
         """Price [per MWh] that applies in ``area`` (any area if uniform).

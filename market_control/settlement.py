@@ -1,5 +1,10 @@
 """Settlement of one delivery interval: energy at the clearing price, deviations at the imbalance price.
 
+With a day-ahead stage it is a two-settlement system: the day-ahead award
+``A_DA`` is paid at the day-ahead price, the change of position in the
+per-interval (real-time) stage at the real-time price, and the deviation of
+metering from the final position at the imbalance price.
+
 Sign conventions (generation positive, money received positive):
 
 * an award ``A`` [MW] is positive for a seller, negative for a buyer;
@@ -14,8 +19,18 @@ Sign conventions (generation positive, money received positive):
   with zonal prices); the imbalance account receives ``−Σ imbalance
   payments``. Everything sums to zero.
 
+Two settlements (a :class:`DayAhead` position given): the day-ahead payment
+``A_DA · p_DA · interval_h``, the real-time payment ``(A − A_DA) · price ·
+interval_h`` (``A`` the whole real-time position), or, for continuous
+trading, the value of the interval's trades (each at its own price); the
+imbalance payment as above against ``A``. The day-ahead account receives
+``−Σ day-ahead payments``.
+
 Reference: D. S. Kirschen, G. Strbac, *Fundamentals of Power System
-Economics*, 2nd ed., Wiley, 2018, §3.4 (settlement of imbalances).
+Economics*, 2nd ed., Wiley, 2018, §3.4 (settlement of imbalances); the
+two-settlement system of US markets (day-ahead and balancing settlements):
+PJM, *Manual 28: Operating Agreement Accounting*, spot market energy
+accounting.
 
 Examples
 --------
@@ -27,11 +42,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Settlement", "settle", "settle_dual", "dual_imbalance_price", "interval_means"]
+__all__ = ["Settlement", "DayAhead", "settle", "settle_dual", "dual_imbalance_price",
+           "interval_means"]
 
 PriceInput = float | Mapping[str, float]
 
@@ -51,6 +67,11 @@ class Settlement:
     imbalance_mwh : float
         Net deviation of all participants, ``Σ (M − A) · interval_h`` [MWh];
         the system operator's balancing energy is its negative.
+    day_ahead : dict of str to float
+        Per participant: day-ahead payment (empty without a day-ahead stage);
+        ``total`` includes it.
+    day_ahead_account : float
+        What the market operator keeps from day-ahead trades.
     """
 
     energy: dict[str, float]
@@ -59,11 +80,25 @@ class Settlement:
     energy_account: float
     imbalance_account: float
     imbalance_mwh: float
+    day_ahead: dict[str, float] = field(default_factory=dict)
+    day_ahead_account: float = 0.0
 
     @property
     def residual(self) -> float:
-        """Sum of all payments and both accounts: zero if the books balance."""
-        return sum(self.total.values()) + self.energy_account + self.imbalance_account
+        """Sum of all payments and the accounts: zero if the books balance."""
+        return (sum(self.total.values()) + self.energy_account + self.imbalance_account
+                + self.day_ahead_account)
+
+
+@dataclass(frozen=True)
+class DayAhead:
+    """A day-ahead position for one interval: awards [MW] and their price [per MWh].
+
+    ``price`` is one number or a mapping participant -> price (zonal prices).
+    """
+
+    awards: Mapping[str, float]
+    price: float | Mapping[str, float]
 
 
 def settle(
@@ -73,6 +108,8 @@ def settle(
     imbalance_price: PriceInput,
     interval_h: float,
     tol: float = 1e-6,
+    day_ahead: DayAhead | None = None,
+    traded_value_per_h: Mapping[str, float] | None = None,
 ) -> Settlement:
     """Settle awards against metered output for one interval.
 
@@ -91,6 +128,14 @@ def settle(
         Interval length [h].
     tol : float
         Tolerance of the balance check [currency].
+    day_ahead : DayAhead, optional
+        The day-ahead position of the interval: then ``awards`` is the
+        whole real-time position and the real-time stage pays
+        ``(A − A_DA)·price`` (two settlements).
+    traded_value_per_h : mapping of str to float, optional
+        Continuous trading: the real-time stage pays each participant the
+        value of its trades [currency per h] instead (a participant not in
+        it traded nothing).
 
     Returns
     -------
@@ -102,16 +147,42 @@ def settle(
     ValueError
         If an awarded participant is not metered, a price is missing, or
         the books do not balance within ``tol``.
+
+    Examples
+    --------
+    Day-ahead 2 MW at 40, real-time position 1.5 MW at 60, metered 1 MW,
+    imbalance at 80, one hour: 80 − 30 − 40 = 10 received.
+
+    >>> s = settle({"pv": 1.5, "up": -1.5}, {"pv": 1.0, "up": -1.0}, 60.0, 80.0, 1.0,
+    ...            day_ahead=DayAhead({"pv": 2.0, "up": -2.0}, 40.0))
+    >>> s.day_ahead["pv"], s.energy["pv"], s.imbalance["pv"], s.total["pv"]
+    (80.0, -30.0, -40.0, 10.0)
     """
     missing = sorted(set(awards) - set(actual_mw))
     if missing:
         raise ValueError(f"no metered output for awarded participants: {missing}")
     names = list(awards) + [name for name in actual_mw if name not in awards]
-    energy = {name: awards.get(name, 0.0) * _price(price, name) * interval_h for name in names}
+    if day_ahead is not None:
+        names += [name for name in day_ahead.awards if name not in awards and name not in actual_mw]
+        missing = sorted(set(day_ahead.awards) - set(actual_mw))
+        if missing:
+            raise ValueError(f"no metered output for participants with day-ahead awards: {missing}")
+    if traded_value_per_h is not None:
+        energy = {name: traded_value_per_h.get(name, 0.0) * interval_h for name in names}
+    elif day_ahead is not None:
+        energy = {name: (awards.get(name, 0.0) - day_ahead.awards.get(name, 0.0)) * _price(price, name)
+                  * interval_h for name in names}
+    else:
+        energy = {name: awards.get(name, 0.0) * _price(price, name) * interval_h for name in names}
+    forward = {} if day_ahead is None else {
+        name: day_ahead.awards.get(name, 0.0) * _price(day_ahead.price, name) * interval_h
+        for name in names}
     imbalance = {
         name: (actual_mw[name] - awards.get(name, 0.0)) * _price(imbalance_price, name) * interval_h for name in names
     }
     total = {name: energy[name] + imbalance[name] for name in names}
+    if forward:
+        total = {name: total[name] + forward[name] for name in names}
     result = Settlement(
         energy=energy,
         imbalance=imbalance,
@@ -119,6 +190,8 @@ def settle(
         energy_account=-math.fsum(energy.values()),
         imbalance_account=-math.fsum(imbalance.values()),
         imbalance_mwh=math.fsum(actual_mw[name] - awards.get(name, 0.0) for name in names) * interval_h,
+        day_ahead=forward,
+        day_ahead_account=-math.fsum(forward.values()),
     )
     if abs(result.residual) > tol:
         raise ValueError(f"settlement does not balance: residual {result.residual}")
@@ -161,6 +234,8 @@ def settle_dual(
     price: Mapping[str, float],
     penalty_per_mwh: float,
     interval_h: float,
+    day_ahead: DayAhead | None = None,
+    traded_value_per_h: Mapping[str, float] | None = None,
 ) -> Settlement:
     """Settle one interval with dual imbalance prices (:func:`dual_imbalance_price`).
 
@@ -175,6 +250,8 @@ def settle_dual(
         Imbalance penalty [per MWh], >= 0.
     interval_h : float
         Interval length [h].
+    day_ahead, traded_value_per_h :
+        Two settlements, as :func:`settle`.
 
     Returns
     -------
@@ -195,7 +272,8 @@ def settle_dual(
         name: dual_imbalance_price(_price(price, name), actual_mw[name] - awards.get(name, 0.0), penalty_per_mwh)
         for name in actual_mw
     }
-    return settle(awards, actual_mw, price, imbalance_price, interval_h)
+    return settle(awards, actual_mw, price, imbalance_price, interval_h, day_ahead=day_ahead,
+                  traded_value_per_h=traded_value_per_h)
 
 
 def interval_means(p_mw, steps_done: int, step_ms: int, starts_ms, interval_ms: int) -> list:

@@ -97,6 +97,8 @@ def _param(index: int, **changes: Any) -> Callable[[dict], None]:
 
 def _security(**changes: Any) -> Callable[[dict], None]:
     return lambda d: d["market"].setdefault("security", {}).update(changes)
+def _market(**changes: Any) -> Callable[[dict], None]:
+    return lambda d: d["market"].update(changes)
 
 
 def _event(**event: Any) -> Callable[[dict], None]:
@@ -213,6 +215,59 @@ CASES: list[tuple[str, Setup, str, str]] = [
         policy="nowhere_mod:Coord")), "areas[0].coordinator.policy", "nowhere_mod"),
     ("market-unknown", quick(lambda d: d["market"].update(mechanism="pay_as_bid")),
      "market.mechanism", "pay_as_bid"),
+    # market stages and forecasts
+    ("day-ahead-gate-str", quick(_market(day_ahead={"gate_closure": "noon"})),
+     "market.day_ahead.gate_closure", "HH:MM"),
+    ("day-ahead-gate-24", quick(_market(day_ahead={"gate_closure": "24:00"})),
+     "market.day_ahead.gate_closure", "00:00"),
+    ("day-ahead-slot-zero", quick(_market(day_ahead={"slot": "0h"})), "market.day_ahead.slot", ""),
+    ("day-ahead-horizon-long", quick(_market(day_ahead={"horizon": "36h"})),
+     "market.day_ahead.horizon", "longer than a day"),
+    ("day-ahead-horizon-slots", quick(_market(day_ahead={"slot": "2h", "horizon": "23h"})),
+     "market.day_ahead.horizon", "whole number"),
+    ("day-ahead-slot-interval", quick(_market(day_ahead={"slot": "90min"})),
+     "market.day_ahead.slot", "market.interval"),
+    ("day-ahead-mechanism", quick(_market(day_ahead={"mechanism": "continuous"})),
+     "market.day_ahead.mechanism", ""),
+    ("day-ahead-no-market", quick(_market(mechanism="none", day_ahead={})), "market.day_ahead",
+     "per-interval market"),
+    ("day-ahead-unknown-key", quick(_market(day_ahead={"gate": "12:00"})), "market.day_ahead.gate",
+     "unknown key"),
+    ("day-ahead-start-off-grid", quick(lambda d: (d["time"].update(start="2016-06-01 00:20"),
+                                                  d["market"].update(day_ahead={}))),
+     "market.day_ahead", "grid"),
+    ("day-ahead-transfer", quick(_market(mechanism="economic_dispatch", day_ahead={},
+                                         transfer_limits=[{"between": ["north", "south"],
+                                                           "limit_mw": 1}])),
+     "market.day_ahead.mechanism", "economic_dispatch"),
+    ("continuous-without", quick(_market(continuous={"open": "2h"})), "market.continuous",
+     "only used with mechanism continuous"),
+    ("continuous-open-short", quick(_market(mechanism="continuous", continuous={"open": "10min"})),
+     "market.continuous.open", "longer than market.gate_closure"),
+    ("continuous-period-str", quick(_market(mechanism="continuous", continuous={"period": "often"})),
+     "market.continuous.period", ""),
+    ("continuous-transfer", quick(_market(mechanism="continuous", transfer_limits=[
+        {"between": ["north", "south"], "limit_mw": 1}])), "market.transfer_limits",
+     "economic_dispatch"),
+    ("forecast-method", quick(lambda d: d.update(forecast={"pv": {"method": "oracle"}})),
+     "forecast.pv.method", "oracle"),
+    ("forecast-kind", quick(lambda d: d.update(forecast={"solar": {"method": "perfect"}})),
+     "forecast.solar", "unknown key"),
+    ("forecast-std-negative", quick(lambda d: d.update(
+        forecast={"pv": {"method": "noisy", "std_pu": -0.1}})), "forecast.pv.std_pu", "at least 0"),
+    ("forecast-rho-one", quick(lambda d: d.update(
+        forecast={"wind": {"method": "noisy", "autocorrelation": 1.0}})),
+     "forecast.wind.autocorrelation", "less than 1"),
+    ("forecast-std-not-noisy", quick(lambda d: d.update(
+        forecast={"load": {"method": "perfect", "std_pu": 0.1}})), "forecast.load.std_pu",
+     "only used with method noisy"),
+    ("forecast-std-str", quick(lambda d: d.update(
+        forecast={"load": {"method": "noisy", "day_ahead_std_pu": "big"}})),
+     "forecast.load.day_ahead_std_pu", "number"),
+    ("bid-blocks-negative", quick(_param(2, bid_blocks=-1)), "units[2].params.bid_blocks", ">= 0"),
+    ("bid-blocks-float", quick(_param(2, bid_blocks=1.5)), "units[2].params.bid_blocks", "integer"),
+    ("bid-blocks-list", quick(_param(2, bid_blocks=[1, 2])), "units[2].params.bid_blocks",
+     "integer"),
     # unknown policy parameters and bad values
     ("param-unknown", quick(_param(2, colour=1)), "units[2].params.colour", "unknown parameter"),
     ("area-param-unknown", quick(lambda d: d["areas"][0]["coordinator"].update(

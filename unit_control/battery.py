@@ -16,8 +16,12 @@ Parameters (``defaults``): ``rating_mw`` (None: element's sn_mva), ``h_s``
 gives it, else 1 h at ``rating_mw``), ``p_max_mw`` (None:
 ``rating_mw``), ``soc_init`` (0.5), ``soc_min`` (0.0), ``soc_max`` (1.0),
 ``eta_charge`` (0.95), ``eta_discharge`` (0.95), ``droop`` (None: no
-primary response), ``price_charge`` (50), ``price_discharge`` (150).
-Every per-unit value may be a scalar or a list of one per unit.
+primary response), ``price_charge`` (50), ``price_discharge`` (150),
+``bid_blocks`` (0: the area does not bid the battery into the market; n > 0:
+it bids n charge and n discharge blocks per interval, priced from the state
+of charge and a price forecast, see :mod:`area_control.storage_bids`; the
+policy itself does not use it). Every per-unit value may be a scalar or a
+list of one per unit.
 """
 from __future__ import annotations
 
@@ -56,7 +60,7 @@ class Battery(UnitPolicy):
     defaults: ClassVar[Mapping[str, Any]] = {
         "rating_mw": None, "h_s": 0.0, "capacity_mwh": None, "p_max_mw": None,
         "soc_init": 0.5, "soc_min": 0.0, "soc_max": 1.0, "eta_charge": 0.95, "eta_discharge": 0.95,
-        "droop": None, "price_charge": 50.0, "price_discharge": 150.0,
+        "droop": None, "price_charge": 50.0, "price_discharge": 150.0, "bid_blocks": 0,
     }
 
     def __init__(self, rating_mw: np.ndarray, params: Mapping[str, Any]):
@@ -75,6 +79,7 @@ class Battery(UnitPolicy):
         self.droop = value("droop", np.nan)
         self.price_charge, self.price_discharge = value("price_charge"), value("price_discharge")
         self.soc = value("soc_init")
+        self.bid_blocks = int(params.get("bid_blocks") or 0)
         self._validate()
         self._limits_kept: tuple | None = None  # (soc, step_s, _limits_mw)
 
@@ -94,6 +99,8 @@ class Battery(UnitPolicy):
             raise ValueError(f"soc_init: {self.soc[outside].tolist()} is outside [soc_min, soc_max]")
         if np.any(self.price_charge > self.price_discharge):
             raise ValueError("price_charge: must not exceed price_discharge")
+        if self.bid_blocks < 0:
+            raise ValueError(f"bid_blocks: {self.bid_blocks} must be >= 0")
         if np.any(self.droop <= 0):
             raise ValueError(f"droop: {self.droop.tolist()} must be > 0 (or None for no primary response)")
 

@@ -39,6 +39,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "none": "market_control.markets:NoMarket",
         "double_auction": "market_control.markets:DoubleAuctionMarket",
         "economic_dispatch": "market_control.markets:EconomicDispatchMarket",
+        "continuous": "market_control.continuous:ContinuousMarket",
     },
 }
 

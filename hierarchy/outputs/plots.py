@@ -472,6 +472,12 @@ def save_figure(figure: Figure, path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
+def _market_plots():
+    from hierarchy.outputs import plots_market  # (it builds on this module)
+
+    return plots_market
+
+
 def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[str], *,
                v_band_pu: tuple[float, float] = (0.95, 1.05), title: str = "") -> list[Path]:
     """Write the standard plots of one run as PNG files.
@@ -497,7 +503,9 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
     list of pathlib.Path
         The files written, in the order ``voltage_band``, ``line_loading``,
         ``net_export``, ``frequency``, ``market_price``, ``battery_soc``,
-        ``market_security``, skipping those without data.
+        ``market_security``, ``market_stages`` (day-ahead and intraday prices,
+        :mod:`hierarchy.outputs.plots_market`), ``forecast_error``, skipping
+        those without data.
     """
     get = frames.get
     builders: dict[str, Callable[[], Figure | None]] = {
@@ -512,6 +520,10 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
         "battery_soc.png": lambda: plot_battery_soc(get("battery_soc"), title=title),
         "market_security.png": lambda: plot_market_security(get("market_security"),
                                                             get("market_redispatch_mw"), title=title),
+        "market_stages.png": lambda: _market_plots().plot_market_stages(
+            get("market_day_ahead_price"), get("market_price"), get("market_trades"), title=title),
+        "forecast_error.png": lambda: _market_plots().plot_forecast_error(
+            get("market_forecast_mw"), get("market_day_ahead_forecast_mw"), title=title),
     }
     written = []
     for name, build in builders.items():

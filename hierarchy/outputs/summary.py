@@ -150,6 +150,7 @@ def _market(rt) -> dict[str, Any]:
         "late_orders": int(rt.recorder.late_orders),
         "settlement": _settlement(rt, interval_h),
         "security": _security(rt, interval_h),
+        **_stages(rt, interval_h),
     }
 
 
@@ -159,14 +160,9 @@ def _settlement(rt, interval_h: float) -> dict[str, Any]:
     money, metered = tables["market_settlement"], tables["market_metered_mw"]
     accounts = ["energy_account", "imbalance_account", "residual", "redispatch_account"]
     participants = [c for c in money.columns if c not in accounts]
-    awards = {start: award for start, award in zip(rt.recorder.market.starts_ms, rt.recorder.market.awards)}
-    start = np.datetime64(rt.scenario.time.start, "ms")
-    # awards aligned with the metered table: one row per settled interval
-    starts_ms = (metered.index.to_numpy().astype("datetime64[ms]") - start).astype(np.int64)
-    awarded = np.array([[awards[int(t)].get(name, 0.0) for name in metered.columns] for t in starts_ms],
-                       dtype=float).reshape(metered.shape)
+    awarded = _awarded(rt, metered)
     deviation_mwh = float(np.sum(np.abs(metered.to_numpy(dtype=float) - awarded))) * interval_h
-    return {
+    out = {
         "intervals": len(money),
         "energy_account": float(money["energy_account"].sum()) if len(money) else 0.0,
         "redispatch_account": (float(money["redispatch_account"].sum())
@@ -174,8 +170,81 @@ def _settlement(rt, interval_h: float) -> dict[str, Any]:
         "imbalance_account": float(money["imbalance_account"].sum()) if len(money) else 0.0,
         "imbalance_abs_mwh": float(deviation_mwh),
         "max_abs_residual": float(money["residual"].abs().max()) if len(money) else 0.0,
-        "participants": {name: float(money[name].sum()) for name in participants},
+        "participants": {name: float(money[name].sum()) for name in participants
+                         if name != "day_ahead_account"},
     }
+    if "day_ahead_account" in money:
+        out["day_ahead_account"] = float(money["day_ahead_account"].sum())
+    return out
+
+
+def _awarded(rt, metered) -> np.ndarray:
+    """The awards aligned with the metered table [MW]: a row per settled interval."""
+    awards = {start: award for start, award in zip(rt.recorder.market.starts_ms, rt.recorder.market.awards)}
+    start = np.datetime64(rt.scenario.time.start, "ms")
+    starts_ms = (metered.index.to_numpy().astype("datetime64[ms]") - start).astype(np.int64)
+    return np.array([[awards[int(t)].get(name, 0.0) for name in metered.columns] for t in starts_ms],
+                    dtype=float).reshape(metered.shape)
+
+
+def _stages(rt, interval_h: float) -> dict[str, Any]:
+    """Forecast errors, balancing energy, the day-ahead stage and continuous trading."""
+    rec = rt.recorder
+    if rec.forecast is None:
+        return {}
+    start = rt.scenario.time.start
+    out: dict[str, Any] = {
+        "forecast": _forecast_errors(rec.stages.forecast_frame(start, rec.forecast, "real_time",
+                                                               rec.market.starts_ms),
+                                     interval_h, rt.scenario.forecast),
+        "balancing": _balancing(rt, interval_h),
+    }
+    slots = rec.stages.slots
+    if slots:
+        slot_h = slots[0].length_ms / 3_600_000
+        prices = [np.mean(list(r.price.values())) if isinstance(r.price, dict) else r.price for r in slots]
+        out["day_ahead"] = {
+            "slots": len(slots), "mean_price": _finite(np.mean(prices)),
+            "cleared_mwh": float(sum(r.quantity_mw for r in slots) * slot_h),
+            "shortfall_mwh": float(sum(r.shortfall_mw for r in slots) * slot_h),
+            "forecast": _forecast_errors(rec.stages.forecast_frame(
+                start, rec.forecast, "day_ahead", [r.start_ms for r in slots]), slot_h, rt.scenario.forecast),
+        }
+    if rec._continuous:
+        trades = rec.stages.trades
+        volume_mw = float(sum(t.quantity_mw for t in trades))
+        out["continuous"] = {
+            "trades": len(trades), "traded_mwh": volume_mw * interval_h,
+            "mean_trade_price": _finite(sum(t.quantity_mw * t.price for t in trades) / volume_mw)
+            if volume_mw > 0 else None,
+        }
+    return out
+
+
+def _forecast_errors(frame, interval_h: float, config) -> dict[str, Any]:
+    """Per profile kind: method, bias and absolute error of the whole grid's forecast."""
+    out = {}
+    for kind in ("load", "pv", "wind"):
+        error = (frame[kind] - frame[f"{kind}_actual"]).to_numpy(float) if frame is not None and len(frame) \
+            else np.zeros(0)
+        out[kind] = {"method": getattr(config, kind).method,
+                     "error_mwh": float(error.sum() * interval_h),
+                     "abs_error_mwh": float(np.abs(error).sum() * interval_h),
+                     "mae_mw": float(np.abs(error).mean()) if error.size else 0.0}
+    return out
+
+
+def _balancing(rt, interval_h: float) -> dict[str, float]:
+    """Balancing energy [MWh]: the net deviation of the areas' participants from their
+    awards (upstream grid and losses left out), upward where they fell short."""
+    metered = rt.recorder.settlement(rt.scenario.time.start)["market_metered_mw"]
+    if not len(metered):
+        return {"energy_mwh": 0.0, "up_mwh": 0.0, "down_mwh": 0.0}
+    keep = [k for k, name in enumerate(metered.columns) if name not in ("upstream", "losses")]
+    deviation_mw = (metered.to_numpy(float) - _awarded(rt, metered))[:, keep].sum(axis=1)
+    return {"energy_mwh": float(np.abs(deviation_mw).sum() * interval_h),
+            "up_mwh": float(np.maximum(-deviation_mw, 0.0).sum() * interval_h),
+            "down_mwh": float(np.maximum(deviation_mw, 0.0).sum() * interval_h)}
 
 
 def _security(rt, interval_h: float) -> dict[str, Any]:

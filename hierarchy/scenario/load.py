@@ -50,6 +50,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from hierarchy.kernel.durations import format_duration
+from hierarchy.scenario.market_stages import ForecastConfig
 from hierarchy.scenario.schema import (
     Config,
     ControlConfig,
@@ -104,6 +105,7 @@ class Scenario(Config):
     grid: GridConfig
     time: TimeConfig
     profiles: ProfilesConfig = Field(default_factory=ProfilesConfig)
+    forecast: ForecastConfig = Field(default_factory=ForecastConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
     frequency: FrequencyConfig = Field(default_factory=FrequencyConfig)
     areas: tuple[AreaConfig, ...] = Field((), validate_default=True)

@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from hierarchy.kernel.durations import format_duration
+from hierarchy.scenario.market_stages import ContinuousConfig, DayAheadConfig
 from hierarchy.scenario.schema import (
     ELEMENT_TABLES,
     BranchName,
@@ -334,6 +336,8 @@ class MarketConfig(Config):
     ``transfer_limits``: interfaces between areas for ``economic_dispatch``
     (a price per area) or a market class of one's own; areas without one do
     not exchange. ``mechanism``: a registered name or ``package.module:Class``.
+    ``day_ahead``: a day-ahead stage before the per-interval one (None:
+    none); ``continuous``: the timing of ``mechanism: continuous``.
     """
 
     mechanism: policy_name("market") = "none"
@@ -347,6 +351,30 @@ class MarketConfig(Config):
     transfer_limits: tuple[TransferLimitConfig, ...] = ()
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     customer_classes: dict[Annotated[str, MinLen(1)], CustomerClassConfig] = Field(default_factory=dict)
+    day_ahead: DayAheadConfig | None = None
+    continuous: ContinuousConfig | None = None
+
+    @model_validator(mode="after")
+    def _check_stages(self) -> MarketConfig:
+        continuous = self.mechanism == "continuous"
+        if self.continuous is not None and not continuous:
+            raise KeyPathError(("continuous",), f"only used with mechanism continuous, not "
+                                                f"{self.mechanism}")
+        if continuous and (self.continuous or ContinuousConfig()).open <= self.gate_closure:
+            raise KeyPathError(("continuous", "open"), "must be longer than market.gate_closure "
+                               f"({format_duration(self.gate_closure)}): trading stops then")
+        if self.day_ahead is None:
+            return self
+        if self.mechanism == "none":
+            raise KeyPathError(("day_ahead",), "needs a per-interval market after it: "
+                                               "mechanism double_auction, economic_dispatch or continuous")
+        if self.day_ahead.slot % self.interval:
+            raise KeyPathError(("day_ahead", "slot"), f"{format_duration(self.day_ahead.slot)} is not "
+                               f"a whole number of market.interval ({format_duration(self.interval)})")
+        if self.transfer_limits and self.day_ahead.mechanism != "economic_dispatch":
+            raise KeyPathError(("day_ahead", "mechanism"), "must be economic_dispatch with "
+                                                           "market.transfer_limits")
+        return self
 
     @model_validator(mode="after")
     def _check_transfer_limits(self) -> MarketConfig:
@@ -359,7 +387,7 @@ class MarketConfig(Config):
                 raise KeyPathError(("transfer_limits", index, "between"), f"a second limit between "
                                    f"{' and '.join(interface.between)} (first: transfer_limits[{seen[pair]}])")
             seen[pair] = index
-        if self.transfer_limits and self.mechanism in ("double_auction", "none"):
+        if self.transfer_limits and self.mechanism in ("double_auction", "continuous", "none"):
             raise KeyPathError(("transfer_limits",), f"needs mechanism economic_dispatch (or a "
                                f"market class of your own), not {self.mechanism}")
         for name in self.customer_classes:

@@ -24,6 +24,7 @@ from hierarchy.sim.wiring import (
     build_groups,
     check_event_targets,
     coordinator_for,
+    day_ahead_market_for,
     group_infos,
     market_for,
 )
@@ -86,6 +87,8 @@ class Runtime:
     frequency: Any = None  # GridFrequency: island frequencies (hierarchy.plant.frequency_coupling)
     security: Any = None  # SecurityStep after each clearing (market.security), or None
     frequency_step_ms: int = 100
+    stages: Any = None  # market_stages.Stages: day-ahead and continuous trading
+    forecast: Any = None  # forecast.ForecastService (None without a market)
     _export_cache: tuple = (-1, None)
     _meter_cache: tuple = (-1, None)
     _readings_cache: tuple = (-1, None)
@@ -393,12 +396,38 @@ def build(scenario: Scenario, trace: bool = False):
                                  grid.upstream, _ufls_stages(scenario), area_ids,
                                  _load_priority(scenario, net, groups))
     rt.frequency_step_ms = int(scenario.frequency.step)
+    rt.stages = _stages(scenario, rt)
     rt.recorder = Recorder(rt)
+    if market is not None:
+        from hierarchy.sim.forecast import build_forecast
+
+        rt.forecast = rt.recorder.forecast = build_forecast(rt, scenario.forecast)
     rt.frequency.on_event = rt.recorder.event
     from hierarchy.sim.security import build_security
 
     rt.security = build_security(rt)
     return rt
+
+
+def _stages(scenario: Scenario, rt: Runtime):
+    """The day-ahead stage and the timing of continuous trading (:class:`Stages`)."""
+    from hierarchy.scenario.market_stages import ContinuousConfig
+    from hierarchy.sim.market_stages import Stages, continuous_rounds, day_ahead_gates
+
+    market = scenario.market
+    stages = Stages(continuous=market.mechanism == "continuous")
+    if market.day_ahead is not None:
+        stages.day_ahead_market = day_ahead_market_for(scenario)
+        stages.day_ahead_inbox = simpy.Store(rt.env)
+        stages.day_ahead_slot_ms = market.day_ahead.slot
+        stages.day_ahead_gates = day_ahead_gates(scenario.time.start, rt.duration_ms,
+                                                 market.day_ahead, market.gate_closure)
+    if stages.continuous:
+        timing = market.continuous or ContinuousConfig()
+        stages.rounds = continuous_rounds(list(range(0, rt.duration_ms, rt.interval_ms)), timing.open,
+                                          timing.period, market.gate_closure)
+        stages.intervals = sorted({t for starts in stages.rounds.values() for t in starts})
+    return stages
 
 
 def _section_error(section: str, exc: Exception, default_path: str) -> ScenarioError:

@@ -13,7 +13,14 @@ instant by :mod:`hierarchy.kernel.clock`:
   delivery interval one gate-closure period before the gate;
 * ``market``: at each gate closure clears the orders that arrived, publishes
   awards and prices to the areas before delivery starts;
+* with ``market.day_ahead``, a day-ahead market and one day-ahead bidding
+  process per area; with ``market.mechanism: continuous``, the per-interval
+  bidding and market processes trade continuously instead
+  (:mod:`hierarchy.sim.market_stages`);
 * one process per scenario event.
+
+Every clearing (day-ahead, per-interval, continuous) passes
+:meth:`Engine._after_clearing` before it is recorded and published.
 
 The engine holds no control logic: the tiers decide, the plant computes.
 """
@@ -29,13 +36,17 @@ import simpy
 from hierarchy.kernel.clock import Order, tick
 from hierarchy.kernel.links import TraceRecord
 from hierarchy.messages import (
+    DAY_AHEAD,
+    REAL_TIME,
     AreaMeasurement,
     Award,
     Offer,
     Price,
+    Trade,
     UnitSetpoint,
     UnitStatus,
 )
+from hierarchy.sim import market_stages
 from hierarchy.sim.fixed_point import FixedPoint, PolicyError, policy_error, unit_policy
 from hierarchy.sim.open_loop import open_loop_reason, run_open_loop
 
@@ -110,11 +121,17 @@ class Engine:
         else:  # at instants where periods meet, each runs in the order it was scheduled
             for area in rt.areas:
                 env.process(self._areas([area], area.period_ms))
+        continuous = rt.stages.continuous
         for area in rt.areas:
             if rt.market is not None:
-                env.process(self._bidding(area))
+                env.process(market_stages.intraday_bidding(self, area) if continuous
+                            else self._bidding(area))
+            if rt.stages.day_ahead_market is not None:
+                env.process(market_stages.day_ahead_bidding(self, area))
         if rt.market is not None:
-            env.process(self._market())
+            env.process(market_stages.continuous_market(self) if continuous else self._market())
+        if rt.stages.day_ahead_market is not None:
+            env.process(market_stages.day_ahead_market(self))
         for event in rt.events:
             env.process(self._event(event))
 
@@ -281,9 +298,15 @@ class Engine:
             elif kind is AreaMeasurement or isinstance(message, AreaMeasurement):
                 state.measurement = message
             elif isinstance(message, Award):
-                state.awards.setdefault(message.interval_start_ms, {})[message.participant] = message
+                awards = state.day_ahead if message.stage == DAY_AHEAD else state.awards
+                awards.setdefault(message.interval_start_ms, {})[message.participant] = message
             elif isinstance(message, Price):
                 state.prices.setdefault(message.interval_start_ms, {})[message.kind] = message
+            elif isinstance(message, Trade):
+                traded = state.traded_mw.setdefault(message.interval_start_ms, {})
+                for name, sign in ((message.seller, 1.0), (message.buyer, -1.0)):
+                    if name.split("/", 1)[0] == area.id:
+                        traded[name] = traded.get(name, 0.0) + sign * message.quantity_mw
 
     def _bidding(self, area):
         rt = self.rt
@@ -292,7 +315,7 @@ class Engine:
             yield tick(self.env, max(send_ms - int(self.env.now), 0), Order.BIDDING)
             self._trace(f"bidding:{area.id}")
             self._refresh(area)
-            offers, bids = area.coordinator.orders(area.state, start_ms)
+            offers, bids = market_stages.orders_for(self, area, start_ms, rt.interval_ms, REAL_TIME)
             link = rt.links[("area", "market")]
             for order in (*offers, *bids):
                 link.send(order, rt.market_inbox)
@@ -310,13 +333,39 @@ class Engine:
             offers_up, bids_up = rt.upstream_orders(start_ms)
             offers, bids = offers + offers_up, bids + bids_up
             clearing = rt.market.clear(start_ms, offers, bids)
-            if rt.security is not None:  # the schedule against the feeder's limits (market.security)
-                clearing = rt.security.secure(start_ms, clearing, offers, bids)
+            clearing = self._after_clearing(start_ms, clearing, offers, bids)
             rt.recorder.clearing(start_ms, clearing, offers, bids)
             self._publish(start_ms, clearing)
         if starts:  # what missed the last gate, by the start of its delivery
             yield tick(self.env, max(starts[-1] - int(self.env.now), 0), Order.MARKET)
             self._gate(rt.duration_ms, waiting)
+
+    def _after_clearing(self, start_ms: int, clearing, offers, bids, stage: str = REAL_TIME):
+        """The one place every clearing passes right after it is made, before it is
+        recorded and published: the day-ahead slots (``stage="day_ahead"``), the
+        per-interval auctions and dispatches, and the continuous intervals at their
+        gate closure. Returns the clearing to record and publish (as it is, for now).
+
+        Parameters
+        ----------
+        start_ms : int
+            Start of the delivery interval or day-ahead slot [ms].
+        clearing : Clearing
+            What the mechanism cleared.
+        offers, bids : list
+            The orders it cleared (for continuous trading: every order submitted).
+        stage : str
+            ``real_time`` or ``day_ahead``.
+
+        With ``market.security`` on, the schedule that goes to delivery (the
+        per-interval clearing, or the continuous book at its gate closure) is
+        checked against the feeder's limits and re-dispatched where it violates
+        one (:mod:`hierarchy.sim.security`). Day-ahead slots are forward
+        positions, traded again before delivery: they are not checked.
+        """
+        if self.rt.security is None or stage != REAL_TIME:
+            return clearing
+        return self.rt.security.secure(start_ms, clearing, offers, bids)
 
     def _gate(self, start_ms: int, waiting: list) -> tuple[list, list, list]:
         """Offers and bids for the interval at ``start_ms`` [ms], from what has arrived.

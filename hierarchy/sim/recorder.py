@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hierarchy.sim.stage_records import StageRecords
+
 __all__ = ["Recorder"]
 
 #: per-interval reliability figures of a clearing (``market_clearing`` table)
@@ -41,6 +43,7 @@ class _Market:
     security: dict = field(default_factory=dict)  # start_ms -> security check columns (market.security)
     redispatch: dict = field(default_factory=dict)  # start_ms -> participant -> award change [MW]
     redispatch_money: dict = field(default_factory=dict)  # start_ms -> participant -> payment
+    traded: list = field(default_factory=list)  # dict participant -> trade value [per h] (continuous)
 
 
 class Recorder:
@@ -109,6 +112,11 @@ class Recorder:
         #: from de-energised buses and load shedding (per block) and flexible loads shed by their
         #: area (per step); the reliability indices (hierarchy.outputs.reliability) read it
         self.not_served: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        #: day-ahead slots, trades and forecast issue times (hierarchy.sim.market_stages)
+        self.stages = StageRecords(rt.interval_ms)
+        self._continuous = bool(rt.stages is not None and rt.stages.continuous)
+        #: the forecast service (set by the builder with a market): market_forecast_mw
+        self.forecast = None
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
@@ -299,6 +307,7 @@ class Recorder:
         m.cleared_mw.append(float(clearing.quantity_mw))
         m.shortfall_mw.append(float(getattr(clearing, "shortfall_mw", 0.0) or 0.0))
         m.orders.append((tuple(offers), tuple(bids)))
+        m.traded.append(dict(getattr(clearing, "traded_value_per_h", None) or {}))
         row = {key: float(getattr(clearing, key, 0.0) or 0.0) for key in RELIABILITY_COLUMNS}
         for (a, b), flow_mw in (getattr(clearing, "flows_mw", None) or {}).items():
             row[f"flow_{a}_{b}_mw"] = float(flow_mw)
@@ -401,6 +410,7 @@ class Recorder:
             frames.update(self._market_frames(start, market_index))
         elif m.security:  # the security check's tables (no settlement needed) for the plots
             frames.update(self._security_frames(market_index))
+        frames.update(self.stages.frames(start, m.starts_ms, self.forecast))
         return frames
 
     def _market_frames(self, start, market_index) -> dict[str, pd.DataFrame]:
@@ -433,10 +443,12 @@ class Recorder:
 
         Each participant's metered mean output over the interval is settled
         against its award with :func:`market_control.settlement.settle_dual`
-        (clearing price of its area, ``market.imbalance_penalty``).
+        (clearing price of its area, ``market.imbalance_penalty``); with a
+        day-ahead stage its day-ahead award at the day-ahead price, with
+        continuous trading its trades at their prices (two settlements).
         """
         if self._settlement is None:
-            from market_control.settlement import interval_means, settle_dual
+            from market_control.settlement import DayAhead, interval_means, settle_dual
 
             rows = interval_means(self.arrays["participant_p_mw"], self.steps_done, self._step_ms,
                                    self.market.starts_ms, self._interval_ms)
@@ -451,13 +463,26 @@ class Recorder:
                 for n in actual:
                     if n not in area_of:
                         area_of[n] = self.meter.area_of(n)
+                stages = {}
+                day_ahead = self.stages.day_ahead_position(self.market.starts_ms[i])
+                if day_ahead is not None:
+                    for name in day_ahead[0]:
+                        actual.setdefault(name, 0.0)
+                        if name not in area_of:
+                            area_of[name] = self.meter.area_of(name)
+                    stages["day_ahead"] = DayAhead(day_ahead[0], _area_prices(day_ahead[1], actual, area_of))
+                if self._continuous:
+                    stages["traded_value_per_h"] = self.market.traded[i]
                 system = price.get("system", np.nan)
                 area_price = {n: price.get(area_of[n], system) for n in actual}
-                s = settle_dual(awards, actual, area_price, self._penalty, self._interval_ms / 3_600_000)
+                s = settle_dual(awards, actual, area_price, self._penalty, self._interval_ms / 3_600_000,
+                                **stages)
                 done.append(self.market.starts_ms[i])
                 metered.append(actual)
                 row = {**s.total, "energy_account": s.energy_account,
                        "imbalance_account": s.imbalance_account, "residual": s.residual}
+                if self.stages.slots:
+                    row["day_ahead_account"] = s.day_ahead_account
                 if self.market.security:
                     row = _with_redispatch(row, self.market.redispatch_money.get(self.market.starts_ms[i], {}))
                 money.append(row)
@@ -600,6 +625,14 @@ def _with_redispatch(row: dict, payments: dict) -> dict:
     row["redispatch_account"] = -math.fsum(payments.values())
     row["residual"] = math.fsum(value for key, value in row.items() if key != "residual")
     return row
+
+
+def _area_prices(price, names, area_of: dict) -> dict[str, float]:
+    """Participant -> the price of its area [per MWh], from one price or area -> price."""
+    if not isinstance(price, dict):
+        return {n: float(price) for n in names}
+    system = float(np.mean(list(price.values()))) if price else np.nan
+    return {n: float(price.get(area_of[n], system)) for n in names}
 
 
 def _nansum(values: np.ndarray) -> float:

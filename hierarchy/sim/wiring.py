@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 
 from hierarchy.kernel import registry
-from hierarchy.messages import UnitGroupInfo
+from hierarchy.messages import StorageInfo, UnitGroupInfo
 from hierarchy.scenario import Scenario, ScenarioError
 from hierarchy.sim.groups import UnitGroup
 from hierarchy.sim.wiring_units import GROUP_PARAMS, build_groups, check_param_type
 
 __all__ = ["assign_areas", "build_groups", "group_infos", "coordinator_for", "market_for",
+           "day_ahead_market_for",
            "area_net_export_matrices", "check_event_targets", "check_param_type", "GROUP_PARAMS"]
 
 
@@ -128,8 +129,26 @@ def group_infos(groups: list[UnitGroup], a: int, area_id: str) -> list[UnitGroup
             customer_class=str(p.get("customer_class", "default")),
             ramp_mw_per_min=_ramp_mw_per_min(p.get("ramp_mw_per_min"), g.rating_mw.shape)[rows]
             if g.kind == "dispatchable" else None,
+            storage=_storage_info(g.policy, rows) if g.kind == "storage" else None,
         ))
     return infos
+
+
+def _storage_info(policy, rows: np.ndarray) -> StorageInfo | None:
+    """Capacity, limits and bidding of a storage policy's units ``rows`` (None if it has no
+    ``capacity_mwh``: a storage policy of one's own that does not say)."""
+    if getattr(policy, "capacity_mwh", None) is None:
+        return None
+
+    def per_unit(name: str, fallback: float) -> np.ndarray:
+        value = getattr(policy, name, None)
+        return np.broadcast_to(np.asarray(fallback if value is None else value, float),
+                               policy.rating_mw.shape)[rows]
+
+    return StorageInfo(per_unit("capacity_mwh", np.nan), per_unit("soc_min", 0.0),
+                       per_unit("soc_max", 1.0), per_unit("eta_charge", 1.0),
+                       per_unit("eta_discharge", 1.0), per_unit("price_charge", np.nan),
+                       per_unit("price_discharge", np.nan), int(getattr(policy, "bid_blocks", 0) or 0))
 
 
 def _ramp_mw_per_min(value, shape) -> np.ndarray:
@@ -256,6 +275,33 @@ def market_for(scenario: Scenario):
         kwargs["transfer_limits"] = {tuple(t.between): t.limit_mw
                                      for t in market.transfer_limits} or None
     return cls(**kwargs) if builtin else _user_market(cls, market.mechanism, kwargs)
+
+
+def day_ahead_market_for(scenario: Scenario):
+    """The day-ahead mechanism (``market.day_ahead.mechanism``), constructed as the built-in
+    per-interval markets are (see :func:`market_for`).
+
+    Raises
+    ------
+    ScenarioError
+        At ``market.day_ahead`` when ``time.start`` does not fall on the
+        ``market.interval`` grid of a day (the slots, which start at
+        midnight, would not line up with the delivery intervals).
+    """
+    market, day_ahead = scenario.market, scenario.market.day_ahead
+    start = scenario.time.start
+    offset_ms = ((start.hour * 60 + start.minute) * 60 + start.second) * 1000 + start.microsecond // 1000
+    if offset_ms % market.interval:
+        raise ScenarioError("market.day_ahead", f"time.start {start:%H:%M:%S} is not on the "
+                            f"market.interval grid from midnight: the day-ahead slots would not "
+                            f"line up with the delivery intervals")
+    kwargs: dict[str, Any] = {"price_cap": market.price_cap,
+                              "reserve_fraction_of_load": market.reserve.fraction_of_load,
+                              "reserve_largest_unit": market.reserve.largest_unit}
+    if day_ahead.mechanism == "economic_dispatch":
+        kwargs["transfer_limits"] = {tuple(t.between): t.limit_mw
+                                     for t in market.transfer_limits} or None
+    return registry.resolve("market", day_ahead.mechanism)(**kwargs)
 
 
 def _user_market(cls: type, name: str, kwargs: dict[str, Any]):

@@ -124,7 +124,7 @@ def _params(cls, unit, path: str) -> dict[str, Any]:
                                 f"unknown parameter of policy {unit.policy!r}; valid: {valid}")
         if key == "droop" and isinstance(value, str) and value.strip().lower() == "none":
             value = None  # DESIGN: droop none = no primary response
-        scalar = key == "offer_price"  # one price for the group
+        scalar = key in ("offer_price", "bid_blocks")  # one for the group
         check_param_type(params[key] if key != "rating_mw" else 1.0, value,
                          f"{path}.params.{key}", per_unit=not scalar, allow_none=not scalar)
         params[key] = value
