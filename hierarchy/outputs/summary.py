@@ -84,6 +84,8 @@ def summarize(rt, wall_s: float, complete: bool, v_band_pu=(0.95, 1.05)) -> dict
                       "fallbacks": int(getattr(rt.plant.powerflow, "n_fallbacks", 0)),
                       "solves": int(getattr(rt.plant.powerflow, "n_solves", 0))},
         "events": len(rec.events),
+        "added": {entry.name: dict(zip(entry.elements, entry.buses))
+                  for entry in getattr(rt, "added", ())},
     }
     return summary
 

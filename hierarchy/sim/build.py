@@ -85,6 +85,8 @@ class Runtime:
     control_method: str
     frequency: Any = None  # GridFrequency: island frequencies (hierarchy.plant.frequency_coupling)
     frequency_step_ms: int = 100
+    #: what the scenario's ``add`` section created (:class:`hierarchy.sim.additions.Added`)
+    added: list = field(default_factory=list)
     _export_cache: tuple = (-1, None)
     _meter_cache: tuple = (-1, None)
     _readings_cache: tuple = (-1, None)
@@ -348,6 +350,9 @@ def build(scenario: Scenario, trace: bool = False):
     except (ValueError, OSError) as exc:
         raise _section_error("profiles", exc, "profiles.path" if scenario.profiles.path
                              else "profiles.source") from None
+    from hierarchy.sim.additions import apply_additions
+
+    profiles, added = apply_additions(scenario, net, profiles)
     check_event_targets(net, scenario.events)
     area_ids, area_of_bus = assign_areas(net, scenario.areas)
     plant = Plant(net, profiles, backend=grid.solver)
@@ -383,6 +388,7 @@ def build(scenario: Scenario, trace: bool = False):
                                  [area.load_damping_pu for area in scenario.areas], grid.f0_hz,
                                  grid.upstream, _ufls_stages(scenario), area_ids)
     rt.frequency_step_ms = int(scenario.frequency.step)
+    rt.added = added
     rt.recorder = Recorder(rt)
     rt.frequency.on_event = rt.recorder.event
     return rt
