@@ -53,6 +53,10 @@ MEANINGS: dict[str, str] = {
     "control.max_iter": "Most unit-controller/power-flow iterations per step; a step that does not "
                         "settle is counted in `control.nonconverged_steps`.",
     "frequency.step": "Integration step of the swing equation and governors.",
+    "frequency.rocof_window": "Window of the rate of change of frequency in summary.json, "
+                              "(f(t) − f(t − window))/window (500 ms: ENTSO-E's RoCoF practice).",
+    "frequency.settling_band_hz": "summary.json's settling time: when the frequency enters this "
+                                  "band around its settled value for good.",
     "add": "Elements created in the grid before it is wired (pandapower's create functions): a "
            "battery here, more PV there. Units select them like any other element, e.g. "
            "`{table: storage, where: {name: NAME}}`; they take the next free indices of their "

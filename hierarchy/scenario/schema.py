@@ -430,9 +430,12 @@ class ControlConfig(Config):
 
 
 class FrequencyConfig(Config):
-    """Integration step of the frequency model while an island is not settled."""
+    """Integration step of the frequency model while an island is not settled, and how
+    the summary measures RoCoF and settling."""
 
     step: PositiveDuration = 100
+    rocof_window: PositiveDuration = 500
+    settling_band_hz: FiniteFloat = Field(0.01, gt=0, description="[Hz]")
 
 
 class OutputsConfig(Config):
