@@ -264,6 +264,15 @@ CASES: list[tuple[str, Setup, str, str]] = [
     ("customer-class", quick(lambda d: d["units"].append({
         "id": "flex", "elements": ["load/1"], "policy": "flexible_load",
         "params": {"customer_class": "vip"}})), "units[3].params.customer_class", "vip"),
+    # frequency figures (issue 17)
+    ("rocof-window-zero", quick(lambda d: d.update(frequency={"rocof_window": "0s"})),
+     "frequency.rocof_window", ""),
+    ("rocof-window-number", quick(lambda d: d.update(frequency={"rocof_window": 0.5})),
+     "frequency.rocof_window", "unit"),
+    ("settling-band-zero", quick(lambda d: d.update(frequency={"settling_band_hz": 0})),
+     "frequency.settling_band_hz", "greater than 0"),
+    ("settling-band-str", quick(lambda d: d.update(frequency={"settling_band_hz": "10 mHz"})),
+     "frequency.settling_band_hz", "number"),
     # the add section (issue 17) and bus references
     ("add-table", quick(_add(table="line")), "add[0].table", "'sgen', 'storage', 'gen' or 'load'"),
     ("add-name-missing", quick(lambda d: d.update(add=[{"table": "sgen", "bus": 3}])),
