@@ -136,9 +136,9 @@ def run(source: str | os.PathLike | Mapping | Scenario, *, out: str | os.PathLik
         wall_s = time.perf_counter() - wall_start
         plots_done = None
         if write and scenario.outputs.plots:  # drawn while the summary and tables are made
-            plots_done = start_plots(rt.recorder.frames(scenario.time.start, rt.step_ms,
-                                                        settlement=False),
-                                     out_dir / "plots", scenario.name)
+            frames = {**rt.recorder.frames(scenario.time.start, rt.step_ms, settlement=False),
+                      "events": rt.recorder.events_frame(scenario.time.start)}
+            plots_done = start_plots(frames, out_dir / "plots", scenario.name, rt.grid_geometry())
         summary = summarize(rt, wall_s, failure is None)
         if failure is not None:
             summary["error"] = f"{type(failure).__name__}: {failure}"

@@ -251,6 +251,12 @@ class Runtime:
         self._meter_cache = (pf.n_solves, (load, other))
         return load, other
 
+    def grid_geometry(self):
+        """The grid's drawing for the plots (:func:`hierarchy.plant.geometry.grid_geometry`)."""
+        from hierarchy.plant.geometry import grid_geometry
+
+        return grid_geometry(self.plant.net)
+
     # ----------------------------------------------------------------- market
     def market_intervals(self) -> list[int]:
         """Delivery interval starts [ms] that have a market (bids sent after t=0)."""
