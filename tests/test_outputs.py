@@ -237,9 +237,9 @@ def test_make_plots_writes_all_pngs(tmp_path: Path) -> None:
         assert path.stat().st_size > 20_000
         width_px, height_px = _png_size(path)
         assert width_px == 1500 and height_px >= 675  # 10 in x 150 dpi
-    # the overview: two plots to a row (12 px apart), three rows under a header
+    # the overview: two plots to a row at 2/3 of their size, 12 px apart; three rows and a header
     width_px, height_px = _png_size(written[-1])
-    assert width_px == 2 * 1500 + 12 and height_px > 3 * 675
+    assert width_px == 2 * 1000 + 12 and height_px > 3 * 450
     assert _leftovers(tmp_path / "plots") == []
 
 

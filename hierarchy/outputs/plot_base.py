@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from hierarchy.outputs.files import write_atomic
 
 __all__ = [
-    "PLOT_DPI", "FIGSIZE_IN", "MAX_LINES", "MAX_LEGEND", "TOP_LINES", "MAX_POINTS", "BIN_WIDTHS",
+    "PLOT_DPI", "FIGSIZE_IN", "MAX_LINES", "MAX_BINNED_LINES", "MAX_LEGEND", "TOP_LINES", "MAX_POINTS", "BIN_WIDTHS",
     "usable", "time_values", "bin_width", "bin_note", "centres", "binned", "envelope",
     "new_figure", "format_time_axis", "step_post", "legend", "plot_series", "plot_binned",
     "title_of", "merge_equal_columns", "save_figure", "render", "save_pixels",
@@ -37,6 +37,9 @@ PLOT_DPI = 150
 FIGSIZE_IN = (10.0, 4.5)
 #: More series than this in one axes: draw their min/mean/max band instead.
 MAX_LINES = 12
+#: A binned plot of more series than this draws their band and mean, not each one's bin
+#: means (a year of nine daily-cycling batteries is a tangle of lines otherwise).
+MAX_BINNED_LINES = 4
 #: More labelled series than this: no legend.
 MAX_LEGEND = 10
 TOP_LINES = 5
@@ -161,7 +164,7 @@ def plot_series(ax: Axes, x: np.ndarray, frame: pd.DataFrame, *, step: bool = Fa
     """One line per column, or their min-max band and mean when many; with a
     bin ``width``, each line is its bin mean with its bin min-max as a band."""
     if width is not None:
-        plot_binned(ax, frame, width, band_each=False)
+        plot_binned(ax, frame, width, band_each=False, max_lines=MAX_BINNED_LINES)
         return
     if frame.shape[1] > MAX_LINES:
         low, high = frame.min(axis=1).to_numpy(), frame.max(axis=1).to_numpy()
@@ -178,15 +181,16 @@ def plot_series(ax: Axes, x: np.ndarray, frame: pd.DataFrame, *, step: bool = Fa
 
 
 def plot_binned(ax: Axes, frame: pd.DataFrame, width: pd.Timedelta,
-                 colours: Mapping[str, str] | None = None, suffix: str = "", *,
-                 band_each: bool = True, **style: object) -> None:
+                colours: Mapping[str, str] | None = None, suffix: str = "", *,
+                band_each: bool = True, max_lines: int = MAX_LINES, **style: object) -> None:
     """Bin mean line of each column with its bin min-max band (``band_each``)
-    or one band from the lowest to the highest column; their envelope when many."""
-    if frame.shape[1] > MAX_LINES or not band_each:
+    or one band from the lowest to the highest column; with more than
+    ``max_lines`` columns, only that band and the mean over the columns."""
+    if frame.shape[1] > max_lines or not band_each:
         x, low, mean_all, high = envelope(frame, width)
         ax.fill_between(x, low, high, color="0.5", alpha=0.3, lw=0.0,
                         label=f"min-max of {frame.shape[1]} series")
-        if frame.shape[1] > MAX_LINES:
+        if frame.shape[1] > max_lines:
             ax.plot(x, mean_all, color="black", lw=1.2, label="mean")
             return
     mean, low, high = binned(frame, width)

@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hierarchy.outputs.plot_base import (  # noqa: F401 - re-exported: compare.py and tests use them
+    MAX_BINNED_LINES,
     MAX_LINES,
     MAX_POINTS,
     TOP_LINES,
@@ -155,8 +156,11 @@ def plot_net_export(net_export_mw: pd.DataFrame | None, schedule_mw: pd.DataFram
 def _plot_net_export_binned(axes: list[Axes], frame: pd.DataFrame, schedule: pd.DataFrame | None,
                             ace: pd.DataFrame | None, colours: Mapping[str, str],
                             width: pd.Timedelta) -> None:
-    """:func:`plot_net_export` of a long run: bin means and bands, schedules as bin means."""
-    plot_binned(axes[0], frame, width, colours, suffix=" net export", lw=1.3)
+    """:func:`plot_net_export` of a long run: bin means (with their min-max bands for a few
+    areas: beyond, overlapping bands hide the lines), schedules as bin means."""
+    bands = frame.shape[1] <= MAX_BINNED_LINES
+    plot_binned(axes[0], frame, width, colours, suffix=" net export", band_each=bands,
+                max_lines=MAX_LINES, lw=1.3)
     if schedule is not None:
         mean = schedule.resample(width).mean()
         x = centres(mean.index, width)
@@ -166,7 +170,8 @@ def _plot_net_export_binned(axes: list[Axes], frame: pd.DataFrame, schedule: pd.
     axes[0].axhline(0.0, color="black", lw=0.6)
     legend(axes[0])
     if ace is not None:
-        plot_binned(axes[1], ace, width, colours, suffix=" ACE", lw=1.1)
+        plot_binned(axes[1], ace, width, colours, suffix=" ACE", band_each=bands,
+                    max_lines=MAX_LINES, lw=1.1)
         axes[1].axhline(0.0, color="black", lw=0.6)
         axes[1].set_ylabel("area control error [MW]")
         legend(axes[1])
@@ -284,10 +289,12 @@ def price_axis_top(values: np.ndarray) -> float | None:
     return float(rest.max() + 0.1 * max(float(rest.max() - min(rest.min(), 0.0)), 1.0))
 
 
-def _mark_off_scale(ax: Axes, x: np.ndarray, frame: pd.DataFrame, top: float) -> None:
-    """A triangle at the top edge over each interval whose price is above ``top``."""
+def _mark_off_scale(ax: Axes, x: np.ndarray, frame: pd.DataFrame, top: float,
+                    centred: bool = False) -> None:
+    """A triangle at the top edge over each interval (or bin, ``centred`` at ``x``) whose
+    price is above ``top``."""
     values = frame.to_numpy(dtype=float)
-    if len(x) > 1:  # over the middle of the (step-post) interval
+    if len(x) > 1 and not centred:  # over the middle of the (step-post) interval
         x = x + np.sort(np.diff(x))[(len(x) - 1) // 2] / 2
     above = np.isfinite(values) & (values > top)
     colors = [line.get_color() for line in ax.get_lines()]
@@ -299,7 +306,8 @@ def _mark_off_scale(ax: Axes, x: np.ndarray, frame: pd.DataFrame, top: float) ->
                     color=colors[k % len(colors)] if colors else "C3", transform=x_edge,
                     clip_on=False, label="_off scale")
     n_spikes, peak = int(above.any(axis=1).sum()), float(np.nanmax(values))
-    ax.annotate(f"▲ {n_spikes} interval{'s' if n_spikes != 1 else ''} off scale, up to {peak:g}",
+    unit = "bin" if centred else "interval"
+    ax.annotate(f"▲ {n_spikes} {unit}{'s' if n_spikes != 1 else ''} off scale, up to {peak:g}",
                 xy=(0.01, 0.97), xycoords="axes fraction", va="top", fontsize="small",
                 bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
 
@@ -317,14 +325,22 @@ def plot_market_price(market_price: pd.DataFrame | None, *, title: str = "") -> 
     if frame is None:
         return None
     x, xlabel = time_values(frame.index)
+    width = bin_width(frame.index)  # a year of hourly prices: bins, or the steps fill the axes
     figure, (ax,) = new_figure(title_of(title, "market clearing price"), "price [currency/MWh]")
-    plot_series(ax, x, frame, step=True)
+    if width is None:
+        plot_series(ax, x, frame, step=True)
+    else:
+        plot_binned(ax, frame, width, max_lines=MAX_BINNED_LINES)
     top = price_axis_top(frame.to_numpy()) if frame.shape[1] <= MAX_LINES else None
     if top is not None:
         bottom = min(float(np.nanmin(frame.to_numpy(dtype=float))), 0.0)
         ax.set_ylim(bottom - 0.05 * (top - bottom), top)
-        _mark_off_scale(ax, x, frame, top)
-    format_time_axis(ax, frame.index, f"{xlabel} (delivery interval start)")
+        if width is None:
+            _mark_off_scale(ax, x, frame, top)
+        else:  # each bin holding a spike
+            highest = frame.resample(width).max()
+            _mark_off_scale(ax, centres(highest.index, width), highest, top, centred=True)
+    format_time_axis(ax, frame.index, f"{xlabel} (delivery interval start)" + bin_note(width))
     legend(ax)
     return figure
 
@@ -378,7 +394,7 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
         ``grid``, ``overview``, skipping those without data.
     """
     from hierarchy.outputs.plots_grid import plot_grid
-    from hierarchy.outputs.plots_overview import compose, header, key_figures
+    from hierarchy.outputs.plots_overview import compose, header, key_figures, shrink
 
     get = frames.get
     builders: dict[str, Callable[[], Figure | None]] = {
@@ -403,6 +419,7 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
             drawn[name] = render(figure)
             written.append(save_pixels(drawn[name], Path(out_dir) / name))
     if drawn:
+        drawn = {name: shrink(pixels) for name, pixels in drawn.items()}
         grid = drawn.pop("grid.png", None)
         tiles = list(drawn.values())
         wide = [grid] if grid is not None and grid.shape[1] > max(t.shape[1] for t in tiles) else []

@@ -17,10 +17,13 @@ from matplotlib.figure import Figure
 from hierarchy.kernel.durations import format_duration
 from hierarchy.outputs.plot_base import PLOT_DPI, merge_equal_columns, render, usable
 
-__all__ = ["key_figures", "header", "compose"]
+__all__ = ["key_figures", "header", "compose", "shrink", "GAP_PX", "SCALE"]
 
 #: white between and around the plots [px]
 GAP_PX = 12
+#: the plots on the page, at this fraction of their own size (a page of about 2000 px
+#: across: whole on a screen, the plots' text still legible; each plot's own file has it all)
+SCALE = 2 / 3
 
 
 def _span(frame: pd.DataFrame) -> tuple[str, float]:
@@ -123,15 +126,25 @@ def key_figures(frames, v_band_pu: tuple[float, float] = (0.95, 1.05)) -> list[l
 
 
 def header(title: str, columns: list[list[str]], width_px: int) -> np.ndarray:
-    """The page's header: its title and the key figures in columns, as RGB pixels."""
+    """The page's header: its title and the key figures in columns, as RGB pixels
+    ``width_px`` wide (drawn at the plots' scale, then shrunk with them)."""
     rows = max((len(c) for c in columns), default=0)
     height_in = 0.8 + 0.27 * rows
-    figure = Figure(figsize=(width_px / PLOT_DPI, height_in), dpi=PLOT_DPI)
+    figure = Figure(figsize=(width_px / PLOT_DPI / SCALE, height_in), dpi=PLOT_DPI)
     figure.text(0.01, 1 - 0.15 / height_in, title, fontsize=20, fontweight="bold", va="top")
     for k, column in enumerate(columns):
         figure.text(0.01 + k / max(len(columns), 1), 1 - 0.65 / height_in, "\n".join(column),
                     va="top", fontsize=12.5, family="monospace", linespacing=1.3)
-    return render(figure)
+    return shrink(render(figure))
+
+
+def shrink(pixels: np.ndarray, scale: float = SCALE) -> np.ndarray:
+    """RGB pixels resized to ``scale`` of their size (area-averaging)."""
+    from PIL import Image
+
+    height, width = pixels.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BOX))
 
 
 def _pad(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
