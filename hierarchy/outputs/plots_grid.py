@@ -4,8 +4,8 @@ Two panels on the grid's drawing (:class:`hierarchy.plant.geometry.GridGeometry`
 recorded from the net when the plots are made):
 
 * **voltage**: every bus coloured by its voltage [pu] at the step where a
-  bus is farthest from 1 pu (diverging colours, blue low, red high, white
-  at 1 pu; the band limits marked on the colour bar); buses outside the band
+  bus is farthest from 1 pu (diverging colours, blue low, red high, light
+  grey at 1 pu; the band limits marked on the colour bar); buses outside the band
   ringed; the extreme bus named;
 * **loading**: every line and transformer coloured by its loading [%] at the
   step of the highest loading (0 % light, 100 % dark red, beyond it purple);
@@ -74,7 +74,7 @@ def _frame(ax: Axes, geometry) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     ax.update_datalim(geometry.bus_xy)
-    ax.margins(0.03)
+    ax.margins(0.03 if len(geometry.bus_names) > LABEL_ALL else 0.08)  # room for the labels
     ax.autoscale_view()
     ax.text(0.99, 0.01, f"layout: {geometry.layout}", transform=ax.transAxes, ha="right",
             va="bottom", fontsize="x-small", color="0.4")
@@ -93,8 +93,9 @@ def _markers(ax: Axes, geometry) -> list[Line2D]:
                                      (geometry.device_buses.get("gen", np.zeros(0, int)), "D", "gen")):
         if len(positions):
             xy = geometry.bus_xy[positions]
-            ax.scatter(xy[:, 0], xy[:, 1], marker=marker, s=70, facecolor="none",
-                       edgecolor="black", linewidths=1.4, zorder=4)
+            few = len(positions) <= 20  # many (a battery at every substation): small, not hiding buses
+            ax.scatter(xy[:, 0], xy[:, 1], marker=marker, s=70 if few else 22, facecolor="none",
+                       edgecolor="black", linewidths=1.4 if few else 0.7, zorder=4)
             handles.append(Line2D([], [], ls="none", marker=marker, mfc="none", mec="black",
                                   ms=8, label=f"{label} ({len(positions)})"))
     return handles
@@ -136,7 +137,7 @@ def _voltage_panel(figure: Figure, ax: Axes, geometry, bus_vm_pu: pd.DataFrame,
     norm = TwoSlopeNorm(vcenter=1.0, vmin=1.0 - half, vmax=1.0 + half)
     live = np.isfinite(vm)
     xy = geometry.bus_xy
-    dots = ax.scatter(xy[live, 0], xy[live, 1], c=vm[live], cmap="RdBu_r", norm=norm, s=36,
+    dots = ax.scatter(xy[live, 0], xy[live, 1], c=vm[live], cmap="coolwarm", norm=norm, s=36,
                       edgecolors="0.3", linewidths=0.4, zorder=3)
     outside = live & ((vm < v_band_pu[0]) | (vm > v_band_pu[1]))
     ax.scatter(xy[outside, 0], xy[outside, 1], s=110, facecolor="none", edgecolor="black",
