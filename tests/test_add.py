@@ -83,7 +83,7 @@ def test_added_storage_equals_pandapower_create_storage(simbench_net):
     assert result.summary["added"] == {"bat": {"storage/0": "bus/25", "storage/1": "bus/37"}}
     assert list(result.frame("battery_soc").columns) == ["storage/0", "storage/1"]
     # the battery group ran on them: its capacity came from max_e_mwh
-    group = [g for g in result.runtime.groups if g.id == "b"][0]
+    group = next(g for g in result.runtime.groups if g.id == "b")
     assert np.allclose(group.policy.capacity_mwh, 1.0)
 
 

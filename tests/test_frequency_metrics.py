@@ -75,7 +75,7 @@ def _reference(rating_mw: np.ndarray, load_mw: float, step_mw: float, t_end_s: f
 
 def _expected(t_s, df_hz, window_s=0.5, band_hz=0.01) -> dict:
     """The figures straight from the dense reference (1 ms grid)."""
-    lag = int(round(window_s / 0.001))
+    lag = round(window_s / 0.001)
     rocof = (df_hz[lag:] - df_hz[:-lag]) / window_s
     outside = np.flatnonzero(np.abs(df_hz - df_hz[-1]) > band_hz)
     return {"nadir_hz": df_hz.min(), "nadir_after_s": t_s[np.argmin(df_hz)],

@@ -12,10 +12,13 @@ import warnings
 import numpy as np
 import pandapower.networks as pn
 import pandas as pd
-import pytest
 
 from hierarchy.outputs import plots
-from hierarchy.outputs.plots_grid import plot_grid, worst_loading_step, worst_voltage_step
+from hierarchy.outputs.plots_grid import (
+    plot_grid,
+    worst_loading_step,
+    worst_voltage_step,
+)
 from hierarchy.outputs.plots_overview import GAP_PX, compose, key_figures
 from hierarchy.plant.geometry import GridGeometry, grid_geometry
 

@@ -106,8 +106,9 @@ def _market(frames) -> list[str]:
                   f"  lowest {np.nanmin(values):.2f}, highest {np.nanmax(values):.2f}"]
     soc = usable(frames.get("battery_soc"))
     if soc is not None:
-        lines += ["batteries", f"  {soc.shape[1]}, state of charge {np.nanmin(soc.to_numpy()):.2f}"
-                               f"-{np.nanmax(soc.to_numpy()):.2f} pu"]
+        values = soc.to_numpy(dtype=float)
+        span = f"{np.nanmin(values):.2f}-{np.nanmax(values):.2f}"
+        lines += ["batteries", f"  {soc.shape[1]}, state of charge {span} pu"]
     return lines
 
 

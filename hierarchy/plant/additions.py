@@ -30,8 +30,8 @@ from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 import pandapower
+import pandas as pd
 
 from hierarchy.plant.network import rating_mva
 from hierarchy.plant.profiles import (

@@ -65,7 +65,7 @@ class GridGeometry:
 
 def _geodata_xy(net: pandapower.pandapowerNet) -> np.ndarray | None:
     """Bus coordinates from ``bus.geo`` where every bus has a point, else None."""
-    geo = net.bus["geo"] if "geo" in net.bus else None
+    geo = net.bus.get("geo")
     if geo is None or len(geo) == 0 or geo.isna().any():
         return None
     try:

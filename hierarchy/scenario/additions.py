@@ -22,8 +22,8 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 from hierarchy.scenario.schema import (
     BusName,
     Config,
-    FiniteFloat,
     FilePath,
+    FiniteFloat,
     Identifier,
     KeyPathError,
     _element_type,
