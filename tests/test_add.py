@@ -157,3 +157,17 @@ def test_integer_bus_is_read_as_bus_name():
     data["areas"][0]["buses"] = ["Bus 1"]
     with pytest.raises(ScenarioError, match=r"bus/N or the plain bus index N"):
         load_scenario(data)
+
+
+def test_events_may_target_added_elements_by_their_new_index():
+    from hierarchy.sim.build import build
+
+    data = quickstart_dict()
+    n_sgen = len(pp.networks.create_cigre_network_mv(with_der="all").sgen)
+    data["add"] = [{"name": "pv", "table": "sgen", "bus": 9, "columns": {"p_mw": 1.0}}]
+    data["events"] = [{"at": "1h", "kind": "unit_trip", "target": f"sgen/{n_sgen}"}]
+    rt = build(load_scenario(data))
+    assert rt.plant.net.sgen.loc[n_sgen, "name"] == "pv"
+    data["events"][0]["target"] = f"sgen/{n_sgen + 1}"
+    with pytest.raises(ScenarioError, match=rf"events\[0\]\.target: sgen/{n_sgen + 1} is not"):
+        build(load_scenario(data))
