@@ -298,7 +298,9 @@ class Recorder:
         merged_ms = np.concatenate([time_ms, extra_ms[keep]])
         merged = np.vstack([f_hz, np.vstack([f for _, f in self.frequency_rows])[keep]])
         order = np.argsort(merged_ms, kind="stable")
-        return merged_ms[order], merged[order]
+        merged_ms, merged = merged_ms[order], merged[order]
+        first = np.r_[True, np.diff(merged_ms) != 0]  # one sample per time: the first recorded
+        return merged_ms[first], merged[first]
 
     def _frequency_frame(self, start, frame: pd.DataFrame) -> pd.DataFrame:
         """Physics-step rows and frequency-step rows, time-sorted (:meth:`frequency_trajectory`)."""
