@@ -163,9 +163,9 @@ def result_of(rt, raw: bytes, wall_s: float, failure: BaseException | None = Non
     scenario = rt.scenario
     plots_done = None
     if out_dir is not None and scenario.outputs.plots:  # drawn while the summary and tables are made
-        plots_done = start_plots(rt.recorder.frames(scenario.time.start, rt.step_ms,
-                                                    settlement=False),
-                                 Path(out_dir) / "plots", scenario.name)
+        frames = {**rt.recorder.frames(scenario.time.start, rt.step_ms, settlement=False),
+                  "events": rt.recorder.events_frame(scenario.time.start)}
+        plots_done = start_plots(frames, Path(out_dir) / "plots", scenario.name, rt.grid_geometry())
     summary = summarize(rt, wall_s, failure is None)
     if failure is not None:
         summary["error"] = f"{type(failure).__name__}: {failure}"

@@ -53,10 +53,42 @@ MEANINGS: dict[str, str] = {
     "control.max_iter": "Most unit-controller/power-flow iterations per step; a step that does not "
                         "settle is counted in `control.nonconverged_steps`.",
     "frequency.step": "Integration step of the swing equation and governors.",
+    "frequency.rocof_window": "Window of the rate of change of frequency in summary.json, "
+                              "(f(t) − f(t − window))/window (500 ms: ENTSO-E's RoCoF practice).",
+    "frequency.settling_band_hz": "summary.json's settling time: when the frequency enters this "
+                                  "band around its settled value for good.",
+    "add": "Elements created in the grid before it is wired (pandapower's create functions): a "
+           "battery here, more PV there. Units select them like any other element, e.g. "
+           "`{table: storage, where: {name: NAME}}`; they take the next free indices of their "
+           "table (summary.json `added` lists them).",
+    "add[].name": "The elements' pandapower `name` (all elements of the entry share it).",
+    "add[].table": "pandapower table of the new elements.",
+    "add[].bus": "Where: one bus (`bus/N` or the bus index `N`), a list of them, `{zone: NAME}`, "
+                 "`{feeder_of: bus/N}` (one element per bus of the selection) or "
+                 "`{feeder_ends: true}` (one per feeder, at its bus farthest from the substation "
+                 "along the lines).",
+    "add[].bus.zone": "Value of the pandapower `bus.zone` column (or a SimBench subnet part).",
+    "add[].bus.feeder_of": "The bus that starts the feeder.",
+    "add[].bus.feeder_ends": "`true`: the end bus of every feeder.",
+    "add[].columns": "Column values of each new element, pandapower's names, units and signs "
+                     "(`p_mw`, `q_mvar`, `sn_mva`, `max_e_mwh`, `soc_percent`, `type` ...): "
+                     "parameters of `pandapower.create_<table>` or columns the table has; "
+                     "`p_mw` required (storage: 0), storage also `max_e_mwh`.",
+    "add[].profile": "`constant` (the `p_mw` column, and a load's `q_mvar`, at every step), "
+                     "`{csv: FILE, column: NAME, scale: X}`, `{simbench: PROFILE}` or "
+                     "`{copy: table/N, scale: X}`.",
+    "add[].profile.csv": "CSV file in the format of `profiles.path` (a `time` column), relative "
+                         "to the scenario file; values in MW, pandapower's sign.",
+    "add[].profile.column": "The CSV column to read.",
+    "add[].profile.scale": "Multiplies the series.",
+    "add[].profile.simbench": "A SimBench profile name (`PV4`, `G2-A`): its relative values times "
+                              "the element's `p_mw` (loads also `q_mvar`), as SimBench scales its "
+                              "own elements; needs a grid with SimBench profiles.",
+    "add[].profile.copy": "An element of the grid (or one added above) whose series is copied.",
     "areas": "Control areas; every bus belongs to exactly one. Default: one area (`grid`) holding all buses.",
     "areas[].id": "Area id (column name in the area tables).",
-    "areas[].buses": "The area's buses: a list of `bus/N`, `{zone: NAME}`, `{feeder_of: bus/N}` or "
-                     "`rest` (all buses no other area holds).",
+    "areas[].buses": "The area's buses: a list of `bus/N` (or bus indices `N`), `{zone: NAME}`, "
+                     "`{feeder_of: bus/N}` or `rest` (all buses no other area holds).",
     "areas[].buses.zone": "Value of the pandapower `bus.zone` column.",
     "areas[].buses.feeder_of": "The bus that starts the feeder: it and every bus downstream of it.",
     "areas[].load_damping_pu": "Load damping D: per-unit load change per per-unit frequency change.",
@@ -263,7 +295,7 @@ def _type(schema: dict, node: dict) -> str:
     if "$ref" in node:
         return "mapping"
     if "const" in node:
-        return f"`{node['const']}`"
+        return f"`{_value_text(node['const'])}`"
     if "enum" in node:
         return " \\| ".join(f"`{v}`" for v in node["enum"])
     for key in ("anyOf", "oneOf"):

@@ -97,12 +97,20 @@ def _param(index: int, **changes: Any) -> Callable[[dict], None]:
 
 def _security(**changes: Any) -> Callable[[dict], None]:
     return lambda d: d["market"].setdefault("security", {}).update(changes)
+
+
 def _market(**changes: Any) -> Callable[[dict], None]:
     return lambda d: d["market"].update(changes)
 
 
 def _event(**event: Any) -> Callable[[dict], None]:
     return lambda d: d.update(events=[{"at": "1h", **event}])
+
+
+def _add(**changes: Any) -> Callable[[dict], None]:
+    """One ``add`` entry (1 MW PV at bus 3) with ``changes``."""
+    entry = {"name": "extra", "table": "sgen", "bus": 3, "columns": {"p_mw": 1.0}, **changes}
+    return lambda d: d.update(add=[entry])
 
 
 def _csv(rows: list[str]) -> str:
@@ -357,6 +365,69 @@ CASES: list[tuple[str, Setup, str, str]] = [
     ("class-count-str", quick(lambda d: d["market"].update(
         customer_classes={"default": {"interruptible": True, "max_interruptions": "two"}})),
      "market.customer_classes.default.max_interruptions", "integer"),
+    # frequency figures (issue 17)
+    ("rocof-window-zero", quick(lambda d: d.update(frequency={"rocof_window": "0s"})),
+     "frequency.rocof_window", ""),
+    ("rocof-window-number", quick(lambda d: d.update(frequency={"rocof_window": 0.5})),
+     "frequency.rocof_window", "unit"),
+    ("settling-band-zero", quick(lambda d: d.update(frequency={"settling_band_hz": 0})),
+     "frequency.settling_band_hz", "greater than 0"),
+    ("settling-band-str", quick(lambda d: d.update(frequency={"settling_band_hz": "10 mHz"})),
+     "frequency.settling_band_hz", "number"),
+    # the add section (issue 17) and bus references
+    ("add-table", quick(_add(table="line")), "add[0].table", "'sgen', 'storage', 'gen' or 'load'"),
+    ("add-name-missing", quick(lambda d: d.update(add=[{"table": "sgen", "bus": 3}])),
+     "add[0].name", "missing"),
+    ("add-name-twice", quick(lambda d: d.update(add=[{"name": "x", "table": "sgen", "bus": 3},
+                                                      {"name": "x", "table": "load", "bus": 4}])),
+     "add[1].name", "duplicate"),
+    ("add-unknown-key", quick(_add(colour="red")), "add[0].colour", "unknown key"),
+    ("add-bus-missing", quick(_add(bus=999)), "add[0].bus", "bus 999 is not in the grid"),
+    ("add-bus-form", quick(_add(bus="Bus 3")), "add[0].bus", "bus/N or the plain bus index N"),
+    ("add-bus-bool", quick(_add(bus=True)), "add[0].bus", "{feeder_ends: true}"),
+    ("add-bus-twice", quick(_add(bus=[3, "bus/3"])), "add[0].bus", "twice"),
+    ("add-bus-zone", quick(_add(bus={"zone": "nowhere"})), "add[0].bus", "nowhere"),
+    ("add-feeder-ends-false", quick(_add(bus={"feeder_ends": False})),
+     "add[0].bus.feeder_ends", "expected True"),
+    ("add-column-unknown", quick(_add(columns={"p_mw": 1, "sn_mwa": 1})), "add[0].columns.sn_mwa",
+     "did you mean sn_mva"),
+    ("add-column-reserved", quick(_add(columns={"p_mw": 1, "bus": 4})), "add[0].columns.bus",
+     "add[].bus"),
+    ("add-column-str", quick(_add(columns={"p_mw": "lots"})), "add[0].columns.p_mw", "number"),
+    ("add-column-list", quick(_add(columns={"p_mw": [1, 2]})), "add[0].columns.p_mw", "number"),
+    ("add-column-bool", quick(_add(columns={"p_mw": 1, "in_service": "yes"})),
+     "add[0].columns.in_service", "true or false"),
+    ("add-sgen-no-p", quick(_add(columns={})), "add[0].columns.p_mw", "required"),
+    ("add-storage-no-energy", quick(_add(table="storage", columns={"sn_mva": 1})),
+     "add[0].columns.max_e_mwh", "required"),
+    ("add-sn-negative", quick(_add(columns={"p_mw": 1, "sn_mva": -1})), "add[0].columns.sn_mva",
+     "greater than 0"),
+    ("add-soc-101", quick(_add(table="storage", columns={"max_e_mwh": 1, "soc_percent": 101})),
+     "add[0].columns.soc_percent", "at most 100"),
+    ("add-profile-kind", quick(_add(profile="flat")), "add[0].profile", "{simbench: PROFILE}"),
+    ("add-profile-simbench-grid", quick(_add(profile={"simbench": "PV4"})),
+     "add[0].profile.simbench", "no SimBench profiles"),
+    ("add-profile-simbench-name", simbench(_add(profile={"simbench": "PV99"})),
+     "add[0].profile.simbench", "close matches"),
+    ("add-profile-copy-missing", quick(_add(profile={"copy": "sgen/999"})),
+     "add[0].profile.copy", "not in the grid"),
+    ("add-profile-copy-line", quick(_add(profile={"copy": "line/1"})), "add[0].profile.copy",
+     "sgen or storage or gen or load/N"),
+    ("add-profile-scale-str", quick(_add(profile={"copy": "sgen/1", "scale": "x2"})),
+     "add[0].profile.scale", "number"),
+    ("add-profile-csv-missing", lambda tmp: quick(_add(profile={"csv": str(tmp / "none.csv"),
+                                                                "column": "a"}))(tmp),
+     "add[0].profile.csv", "none.csv"),
+    ("add-profile-csv-column", with_file("p.csv", _csv(_QUARTERS), lambda d, side: _add(
+        profile={"csv": str(side), "column": "park"})(d)), "add[0].profile.column", "load/0"),
+    ("add-profile-csv-short", with_file("p.csv", _csv(_QUARTERS[:5]), lambda d, side: _add(
+        profile={"csv": str(side), "column": "load/0"})(d)), "add[0].profile.csv", "too short"),
+    ("area-bus-negative", quick(lambda d: d["areas"][0].update(buses=[-1])), "areas[0].buses[0]",
+     "not a bus index"),
+    ("area-bus-name", quick(lambda d: d["areas"][0].update(buses=["Bus 1"])),
+     "areas[0].buses[0]", "bus/N or the plain bus index N"),
+    ("area-feeder-int-missing", quick(lambda d: d["areas"][0].update(buses={"feeder_of": 77})),
+     "areas[0].buses.feeder_of", "pandapower's bus index"),
     # YAML
     ("yaml-unclosed", text("name: x\ngrid: [unclosed\n"), "line ", "invalid YAML"),
     ("yaml-tab", text("name: x\n\tgrid: 1\n"), "line ", "invalid YAML"),

@@ -64,7 +64,8 @@ def test_run_writes_the_whole_contract(quickstart_out: Path):
         assert len(frame) > 0, name
     vm = read_parquet(quickstart_out / "timeseries" / "bus_vm_pu.parquet")
     assert vm.shape == (96, 15) and list(vm.columns)[:2] == ["bus/0", "bus/1"]
-    for plot in ("voltage_band", "line_loading", "net_export", "market_price", "battery_soc"):
+    for plot in ("voltage_band", "line_loading", "net_export", "market_price", "battery_soc", "grid",
+                 "overview"):
         assert (quickstart_out / "plots" / f"{plot}.png").stat().st_size > 10_000
     resolved = yaml.safe_load((quickstart_out / "scenario.resolved.yaml").read_text())
     assert resolved["name"] == "quickstart"

@@ -102,7 +102,9 @@ def _lookup(data, path: str):
 def test_printed_defaults_are_the_loaders_defaults():
     scenario = load_scenario({"name": "x", "grid": {"source": "pandapower", "name": "create_cigre_network_mv"},
                               "time": {"duration": "1h", "step": "15min"},
-                              "communication": {"links": [{"between": ["area", "market"]}]}})
+                              "communication": {"links": [{"between": ["area", "market"]}]},
+                              "add": [{"name": "x", "table": "sgen", "bus": 1,
+                                       "profile": {"copy": "sgen/0"}}]})
     resolved = resolved_dict(scenario)
     checked = 0
     for row in docs.schema_rows():

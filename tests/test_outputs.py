@@ -231,11 +231,15 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_make_plots_writes_all_pngs(tmp_path: Path) -> None:
     written = plots.make_plots(synthetic_frames(), tmp_path / "plots", title="demo")
     assert [p.name for p in written] == ["voltage_band.png", "line_loading.png", "net_export.png",
-                                         "frequency.png", "market_price.png", "battery_soc.png"]
-    for path in written:
+                                         "frequency.png", "market_price.png", "battery_soc.png",
+                                         "overview.png"]
+    for path in written[:-1]:
         assert path.stat().st_size > 20_000
         width_px, height_px = _png_size(path)
         assert width_px == 1500 and height_px >= 675  # 10 in x 150 dpi
+    # the overview: two plots to a row at 2/3 of their size, 12 px apart; three rows and a header
+    width_px, height_px = _png_size(written[-1])
+    assert width_px == 2 * 1000 + 12 and height_px > 3 * 450
     assert _leftovers(tmp_path / "plots") == []
 
 
@@ -247,8 +251,9 @@ def test_make_plots_skips_missing_empty_and_nan(tmp_path: Path) -> None:
                "market_price": frames["market_price"].iloc[:0],
                "area_net_export_mw": frames["area_net_export_mw"]}  # no schedule, no ACE
     written = plots.make_plots(partial, tmp_path)
-    assert sorted(p.name for p in written) == ["net_export.png", "voltage_band.png"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["net_export.png", "voltage_band.png"]
+    assert sorted(p.name for p in written) == ["net_export.png", "overview.png", "voltage_band.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net_export.png", "overview.png",
+                                                          "voltage_band.png"]
     assert plots.make_plots({}, tmp_path / "none") == []
 
 
@@ -383,7 +388,7 @@ def test_long_run_is_drawn_from_bins_that_keep_the_extremes(tmp_path: Path) -> N
     assert by_label["max"].get_ydata().max() == frame.to_numpy().max()  # the peak survives
     assert "bins" in ax.get_xlabel()
     assert plots.bin_width(synthetic_frames(days=1)["bus_vm_pu"].index) is None
-    assert len(plots.make_plots(frames, tmp_path)) == 6
+    assert len(plots.make_plots(frames, tmp_path)) == 7  # the six and the overview
 
 
 def test_plots_drawn_beside_the_tables_report_their_error(tmp_path, monkeypatch):
@@ -391,7 +396,7 @@ def test_plots_drawn_beside_the_tables_report_their_error(tmp_path, monkeypatch)
     import hierarchy.outputs.plots
     from hierarchy.outputs.write import start_plots
 
-    def broken(frames, folder, *, title=""):
+    def broken(frames, folder, *, title="", geometry=None):
         raise ValueError("no axes today")
 
     monkeypatch.setattr(hierarchy.outputs.plots, "make_plots", broken)

@@ -1,8 +1,9 @@
-"""Plots of the market stages: day-ahead against intraday prices, and forecast errors.
+"""Plots of the market: day-ahead against intraday prices, forecast errors, the security check.
 
 Input are the tables of the output contract (``market_day_ahead_price``,
 ``market_price``, ``market_trades``, ``market_forecast_mw``,
-``market_day_ahead_forecast_mw``); a missing or empty one gives no plot.
+``market_day_ahead_forecast_mw``, ``market_security``,
+``market_redispatch_mw``); a missing or empty one gives no plot.
 Built like :mod:`hierarchy.outputs.plots` (``Figure`` objects, no pyplot).
 """
 from __future__ import annotations
@@ -10,23 +11,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from hierarchy.outputs.plots import (
-    _bin_note,
-    _mark_off_scale,
-    _plot_binned,
-    _title,
+from hierarchy.outputs.plot_base import (
+    bin_note,
     bin_width,
     format_time_axis,
     legend,
     new_figure,
-    price_axis_top,
+    plot_binned,
     step_post,
     time_values,
+    title_of,
     usable,
 )
+from hierarchy.outputs.plots import _mark_off_scale, price_axis_top
 
-__all__ = ["plot_market_stages", "plot_forecast_error"]
+__all__ = ["plot_market_stages", "plot_forecast_error", "plot_market_security"]
 
 KINDS = ("load", "pv", "wind")
 
@@ -40,7 +41,7 @@ def plot_market_stages(day_ahead_price: pd.DataFrame | None, market_price: pd.Da
     has_trades = trades is not None and len(trades) > 0
     if day_ahead is None and not has_trades:
         return None
-    figure, (ax,) = new_figure(_title(title, "day-ahead and intraday prices"), "price [currency/MWh]")
+    figure, (ax,) = new_figure(title_of(title, "day-ahead and intraday prices"), "price [currency/MWh]")
     drawn = []
     if has_trades:
         x = time_values(pd.DatetimeIndex(trades["delivery"]))[0] + np.timedelta64(30, "m")
@@ -75,7 +76,7 @@ def plot_forecast_error(forecast_mw: pd.DataFrame | None, day_ahead_forecast_mw:
     if frame is None:
         return None
     day_ahead = usable(day_ahead_forecast_mw)
-    figure, axes = new_figure(_title(title, "forecast error (forecast − actual)"), "error [MW]",
+    figure, axes = new_figure(title_of(title, "forecast error (forecast − actual)"), "error [MW]",
                               nrows=len(KINDS))
     width = bin_width(frame.index)
     for ax, kind in zip(axes, KINDS):
@@ -88,9 +89,43 @@ def plot_forecast_error(forecast_mw: pd.DataFrame | None, day_ahead_forecast_mw:
                 step_post(ax, time_values(error.index)[0], error.iloc[:, 0].to_numpy(float),
                           label=error.columns[0], color=colour, **style)
             else:  # a long run: bin mean and min-max band
-                _plot_binned(ax, error, width, {error.columns[0]: colour}, **style)
+                plot_binned(ax, error, width, {error.columns[0]: colour}, **style)
         ax.axhline(0.0, color="0.3", lw=0.8)
         legend(ax)
-    note = "" if width is None else _bin_note(width)
+    note = "" if width is None else bin_note(width)
     format_time_axis(axes[-1], frame.index, f"{time_values(frame.index)[1]} (delivery interval start){note}")
+    return figure
+
+
+def plot_market_security(market_security: pd.DataFrame | None,
+                         market_redispatch_mw: pd.DataFrame | None, *, title: str = "") -> Figure | None:
+    """The market's security check per interval: the redispatch by participant [MW]
+    (stacked, up positive) and the limits violated before and left after."""
+    security, moves = usable(market_security), usable(market_redispatch_mw)
+    if security is None:
+        return None
+    x, xlabel = time_values(security.index)
+    figure, (top, bottom) = new_figure(title_of(title, "market security check"), "", nrows=2)
+    width = np.median(np.diff(x)) if len(x) > 1 else np.timedelta64(1, "h")
+    moved = moves.loc[:, (moves.abs() > 1e-9).any()] if moves is not None else None
+    if moved is not None and not moved.empty:
+        up, down = np.zeros(len(moved)), np.zeros(len(moved))
+        for i, name in enumerate(moved.columns):
+            values = moved[name].to_numpy(dtype=float)
+            base = np.where(values >= 0, up, down)
+            top.bar(moved.index.to_numpy(), values, width=width, bottom=base, align="edge",
+                    color=f"C{i % 10}", label=str(name))
+            up, down = up + np.maximum(values, 0.0), down + np.minimum(values, 0.0)
+        top.axhline(0.0, color="black", lw=0.8)
+    top.set_ylabel("redispatch [MW]\n(up: more injection)")
+    legend(top)
+    bottom.bar(x, security["security_violations"].to_numpy(dtype=float), width=width, align="edge",
+               color="tab:orange", label="limits violated by the schedule")
+    if "security_unresolved" in security:
+        bottom.bar(x, security["security_unresolved"].to_numpy(dtype=float), width=width, align="edge",
+                   color="tab:red", label="left after the redispatch")
+    bottom.set_ylabel("limits")
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+    legend(bottom)
+    format_time_axis(bottom, security.index, xlabel + " (delivery interval start)")
     return figure

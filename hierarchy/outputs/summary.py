@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from hierarchy.outputs.reliability import reliability_summary
+from hierarchy.outputs.frequency_metrics import Disturbance, area_figures
 from hierarchy.sim.recorder import SYSTEM_COLUMNS
 
 __all__ = ["summarize", "violation_bus_hours", "schedule_deviation_mwh"]
@@ -107,27 +108,76 @@ def summarize(rt, wall_s: float, complete: bool, v_band_pu=(0.95, 1.05)) -> dict
         "powerflow": {"nonconverged_steps": len(rec.nonconverged_pf_steps),
                       "fallbacks": int(getattr(rt.plant.powerflow, "n_fallbacks", 0)),
                       "solves": int(getattr(rt.plant.powerflow, "n_solves", 0))},
+        "frequency": {"rocof_window_s": rt.scenario.frequency.rocof_window / 1000.0,
+                      "settling_band_hz": rt.scenario.frequency.settling_band_hz,
+                      "samples": int(rec.frequency_trajectory()[0].size)},
         "events": len(rec.events),
         "reliability": reliability_summary(rt),
+        "added": {entry.name: dict(zip(entry.elements, entry.buses))
+                  for entry in getattr(rt, "added", ())},
     }
     return summary
 
 
 def _areas(rt, arrays, step_h: float) -> dict[str, Any]:
     out = {}
+    time_ms, f_hz = rt.recorder.frequency_trajectory()
+    time_s = time_ms / 1000.0
+    config = rt.scenario.frequency
+    disturbances = _disturbances(rt)
     for a, area in enumerate(rt.areas):
-        f = arrays["area_frequency_hz"][:, a]
+        figures = area_figures(time_s, f_hz[:, a], config.rocof_window / 1000.0,
+                               config.settling_band_hz, disturbances)
         export = arrays["area_net_export_mw"][:, a]
         schedule = arrays["area_schedule_mw"][:, a]
         tracked = np.isfinite(schedule) & np.isfinite(export)
         out[area.id] = {
-            "frequency_min_hz": _nanmin(f), "frequency_max_hz": _nanmax(f),
-            "frequency_final_hz": _finite(f[-1]) if f.size else None,
+            "frequency_min_hz": figures["min_hz"], "frequency_max_hz": figures["max_hz"],
+            "frequency_final_hz": figures["final_hz"],
+            **_frequency_times(rt, figures),
             "net_export_final_mw": _finite(export[-1]) if export.size else None,
             "schedule_deviation_mwh": schedule_deviation_mwh(export, schedule, step_h),
             "scheduled_steps": int(tracked.sum()),
         }
     return out
+
+
+def _frequency_times(rt, figures: dict) -> dict[str, Any]:
+    """The whole-run frequency keys beyond min, max and final (``frequency_nadir_s`` ...)."""
+    start = np.datetime64(rt.scenario.time.start, "ms")
+
+    def clock(seconds: float | None) -> str | None:
+        if seconds is None:
+            return None
+        return str(start + np.timedelta64(round(seconds * 1000), "ms")).replace("T", " ")
+
+    def ms(seconds: float | None) -> float | None:  # times to the millisecond, no -0.0
+        return None if seconds is None else round(seconds, 3) + 0.0
+
+    disturbances = [{key: ms(value) if key.endswith("_s") and not key.endswith("_per_s") else value
+                     for key, value in d.items()}
+                    | {"time": clock(d["at_s"])} for d in figures["disturbances"]]
+    rocof = figures["rocof_max_hz_per_s"]
+    return {"frequency_nadir_s": ms(figures["nadir_s"]),
+            "frequency_nadir_time": clock(figures["nadir_s"]),
+            "frequency_zenith_s": ms(figures["zenith_s"]),
+            "frequency_zenith_time": clock(figures["zenith_s"]),
+            "frequency_rocof_max_hz_per_s": None if rocof is None else rocof + 0.0,
+            "frequency_rocof_max_s": ms(figures["rocof_max_s"]),
+            "frequency_disturbances": disturbances}
+
+
+def _disturbances(rt) -> list[Disturbance]:
+    """The scenario's events that change the grid, those at one time taken together."""
+    grouped: dict[int, list[str]] = {}
+    for event in rt.scenario.events:
+        if event.kind == "comm_outage":
+            continue
+        what = " ".join(part for part in (event.kind, getattr(event, "target", ""),
+                                          rt.describe_event(event)) if part)
+        grouped.setdefault(int(event.at), []).append(what)
+    return [Disturbance(at_ms / 1000.0, "; ".join(whats)) for at_ms, whats in sorted(grouped.items())
+            if at_ms < rt.recorder.steps_done * rt.step_ms]
 
 
 def _market(rt) -> dict[str, Any]:

@@ -41,6 +41,7 @@ __all__ = [
     "resample",
     "sgen_kinds",
     "simbench_absolute_values",
+    "simbench_offset_ms",
     "synthetic_series",
     "wind_capacity_factor",
 ]
@@ -270,10 +271,17 @@ def simbench_absolute_values(net: pandapower.pandapowerNet) -> dict[tuple[str, s
     return _SIMBENCH_CACHE[key]
 
 
+def simbench_offset_ms(start: datetime) -> int:
+    """Where a run starting at ``start`` reads the SimBench year [ms after 2016-01-01]:
+    the same calendar date and time of day in 2016."""
+    return int((start.replace(year=SIMBENCH_YEAR) - datetime(SIMBENCH_YEAR, 1, 1))
+               // pd.Timedelta(1, "ms"))
+
+
 def _simbench_series(net: pandapower.pandapowerNet, start: datetime, step_ms: int,
                      n_steps: int) -> dict[tuple[str, str], np.ndarray]:
     absolute = simbench_absolute_values(net)
-    offset_ms = (start.replace(year=SIMBENCH_YEAR) - datetime(SIMBENCH_YEAR, 1, 1)) // pd.Timedelta(1, "ms")
+    offset_ms = simbench_offset_ms(start)
     out = {}
     for key in SERIES:
         frame = absolute.get(key)

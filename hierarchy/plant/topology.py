@@ -34,6 +34,7 @@ import pandapower.topology as pp_topology
 __all__ = [
     "element_bus",
     "feeder_buses",
+    "feeder_ends",
     "feeders",
     "islands",
     "parse_element",
@@ -249,6 +250,31 @@ def feeders(net: pandapower.pandapowerNet) -> list[list[int]]:
         elif not supplied:
             touching.append({int(b) for b in bar_group})
     return sorted((sorted(g) for g in touching), key=lambda g: g[0])
+
+
+def feeder_ends(net: pandapower.pandapowerNet) -> list[int]:
+    """The end bus of every feeder: the one farthest from the substation along the lines.
+
+    Distance is the length [km] of the shortest path from the upstream set
+    U and the substation busbars S (module docstring) over in-service lines
+    and closed switches (transformers and switches count 0 km); among buses
+    equally far, the smallest index. For SimBench ``1-MV-semiurb--0-sw`` it
+    gives one bus per ``FeederN``.
+
+    Returns
+    -------
+    list of int
+        One bus per feeder, in the order of :func:`feeders`.
+    """
+    graph = _graph(net)
+    upstream = _upstream(net, graph)
+    sources = upstream | _busbars(graph, upstream)
+    distance_km = nx.multi_source_dijkstra_path_length(graph, sources, weight="weight")
+    ends = []
+    for feeder in feeders(net):
+        far_km = max(distance_km.get(bus, -1.0) for bus in feeder)
+        ends.append(min(bus for bus in feeder if distance_km.get(bus, -1.0) == far_km))
+    return ends
 
 
 def zone_buses(net: pandapower.pandapowerNet, zone: str) -> list[int]:

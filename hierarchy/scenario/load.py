@@ -19,6 +19,8 @@ Resolved values:
   ``communication.default``'s;
 * ``outputs.dir`` missing: ``results/<name>`` (relative to the working
   folder, like the CLI's ``--out``);
+* ``add`` (added key): elements created in the grid before it is wired
+  (:mod:`hierarchy.scenario.additions`);
 * ``market.upstream`` (added key): the upstream grid as a market
   participant with ``import_price``/``export_price`` [per MWh] and
   ``import_limit_mw``/``export_limit_mw`` [MW];
@@ -51,6 +53,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from hierarchy.kernel.durations import format_duration
 from hierarchy.scenario.market_stages import ForecastConfig
+from hierarchy.scenario.additions import AddConfig
 from hierarchy.scenario.schema import (
     Config,
     ControlConfig,
@@ -108,6 +111,7 @@ class Scenario(Config):
     forecast: ForecastConfig = Field(default_factory=ForecastConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
     frequency: FrequencyConfig = Field(default_factory=FrequencyConfig)
+    add: tuple[AddConfig, ...] = ()
     areas: tuple[AreaConfig, ...] = Field((), validate_default=True)
     units: tuple[UnitConfig, ...] = ()
     market: MarketConfig = Field(default_factory=MarketConfig)
@@ -146,6 +150,9 @@ class Scenario(Config):
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
         _check_areas(self.areas)
+        for index, first in _first_seen([entry.name for entry in self.add]).items():
+            raise KeyPathError(("add", index, "name"), f"duplicate name {self.add[index].name!r} "
+                                                       f"(also add[{first}])")
         _check_units(self.units, [area.id for area in self.areas])
         for index, event in enumerate(self.events):
             if event.at >= self.time.duration:

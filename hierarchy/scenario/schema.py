@@ -45,7 +45,8 @@ from hierarchy.kernel.registry import BUILTIN
 
 __all__ = [
     "KeyPathError", "describe", "ELEMENT_TABLES", "ELEMENT_PATTERN", "TIERS", "Config",
-    "Duration", "PositiveDuration", "EventTime", "ElementName", "BusName", "Identifier",
+    "Duration", "PositiveDuration", "EventTime", "ElementName", "BusName", "BUS_FORMS",
+    "bus_name", "Identifier",
     "FiniteFloat", "Probability", "StrictInt", "StrictBool", "TierPair", "StartTime",
     "ScenarioJsonSchema",
     "element_name", "policy_name", "is_datetime_like", "to_datetime",
@@ -239,7 +240,37 @@ def _element_type(tables: tuple[str, ...]) -> Any:
 
 
 ElementName = _element_type(ELEMENT_TABLES)
-BusName = _element_type(("bus",))
+#: what a bus reference may be, for error messages
+BUS_FORMS = "bus/N or the plain bus index N (e.g. bus/3 or 3; N is pandapower's bus index, net.bus.index)"
+
+
+def bus_name(value: Any) -> str:
+    """Read a bus reference: ``bus/N`` or the plain pandapower bus index ``N``, as ``"bus/N"``.
+
+    A pandapower user types ``3``, a hiergrid scenario ``bus/3``; both name
+    the row of ``net.bus`` whose index is 3 (not its position, not its name).
+
+    Examples
+    --------
+    >>> bus_name(3), bus_name("bus/3"), bus_name("12")
+    ('bus/3', 'bus/3', 'bus/12')
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{value} is not a bus index (they are >= 0); expected {BUS_FORMS}")
+        return f"bus/{value}"
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return f"bus/{int(text)}"
+        if re.match(r"^bus/[0-9]+$", text):
+            return text
+    raise ValueError(f"expected {BUS_FORMS}; got {describe(value)}")
+
+
+BusName = Annotated[str, BeforeValidator(bus_name), WithJsonSchema({"anyOf": [
+    {"type": "string", "pattern": r"^(bus)/[0-9]+$"}, {"type": "integer", "minimum": 0}],
+    "description": "bus/N or the bus index N"})]
 LoadName = _element_type(("load",))
 UnitElementName = _element_type(("sgen", "gen", "storage"))
 BranchName = _element_type(("line", "trafo"))
@@ -399,9 +430,12 @@ class ControlConfig(Config):
 
 
 class FrequencyConfig(Config):
-    """Integration step of the frequency model while an island is not settled."""
+    """Integration step of the frequency model while an island is not settled, and how
+    the summary measures RoCoF and settling."""
 
     step: PositiveDuration = 100
+    rocof_window: PositiveDuration = 500
+    settling_band_hz: FiniteFloat = Field(0.01, gt=0, description="[Hz]")
 
 
 class OutputsConfig(Config):

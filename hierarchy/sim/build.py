@@ -89,6 +89,8 @@ class Runtime:
     frequency_step_ms: int = 100
     stages: Any = None  # market_stages.Stages: day-ahead and continuous trading
     forecast: Any = None  # forecast.ForecastService (None without a market)
+    #: what the scenario's ``add`` section created (:class:`hierarchy.sim.additions.Added`)
+    added: list = field(default_factory=list)
     _export_cache: tuple = (-1, None)
     _meter_cache: tuple = (-1, None)
     _readings_cache: tuple = (-1, None)
@@ -253,6 +255,12 @@ class Runtime:
         self._meter_cache = (pf.n_solves, (load, other))
         return load, other
 
+    def grid_geometry(self):
+        """The grid's drawing for the plots (:func:`hierarchy.plant.geometry.grid_geometry`)."""
+        from hierarchy.plant.geometry import grid_geometry
+
+        return grid_geometry(self.plant.net)
+
     # ----------------------------------------------------------------- market
     def market_intervals(self) -> list[int]:
         """Delivery interval starts [ms] that have a market (bids sent after t=0)."""
@@ -360,6 +368,9 @@ def build(scenario: Scenario, trace: bool = False):
     except (ValueError, OSError) as exc:
         raise _section_error("profiles", exc, "profiles.path" if scenario.profiles.path
                              else "profiles.source") from None
+    from hierarchy.sim.additions import apply_additions
+
+    profiles, added = apply_additions(scenario, net, profiles)
     check_event_targets(net, scenario.events)
     area_ids, area_of_bus = assign_areas(net, scenario.areas)
     plant = Plant(net, profiles, backend=grid.solver)
@@ -397,6 +408,7 @@ def build(scenario: Scenario, trace: bool = False):
                                  _load_priority(scenario, net, groups))
     rt.frequency_step_ms = int(scenario.frequency.step)
     rt.stages = _stages(scenario, rt)
+    rt.added = added
     rt.recorder = Recorder(rt)
     if market is not None:
         from hierarchy.sim.forecast import build_forecast

@@ -433,6 +433,8 @@ class Engine:
                 yield self._frequency_wake
                 self._frequency_wake = None
                 self._frequency_time_ms = self._time_ms()
+                # the state it wakes from: the trajectory starts moving here, not at the last row
+                rt.recorder.frequency_row(self._time_ms(), rt.frequency.area_f_hz)
             yield tick(self.env, rt.frequency_step_ms, Order.FREQUENCY)
             self._trace("frequency")
             self._frequency_advance()

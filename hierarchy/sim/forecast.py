@@ -240,7 +240,7 @@ def build_forecast(rt, config) -> ForecastService:
     """The forecast service of a wired run (``config``: the scenario's ``forecast`` section)."""
     from hierarchy.plant.profiles import sgen_kinds
 
-    net, plant, profiles = rt.plant.net, rt.plant, rt.plant.profiles
+    net, profiles = rt.plant.net, rt.plant.profiles
     area_of_load = rt.export_matrices["load_area"]
     is_pv, is_wind = sgen_kinds(net.sgen["type"]) if len(net.sgen) else (np.zeros(0, bool),) * 2
     sgen_kind = np.where(is_pv, "pv", np.where(is_wind, "wind", "other"))

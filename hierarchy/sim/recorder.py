@@ -324,16 +324,38 @@ class Recorder:
         """One frequency-model step while some island is not settled [Hz per area]."""
         self.frequency_rows.append((int(time_ms), np.array(area_f_hz, dtype=float)))
 
+    def frequency_trajectory(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every recorded frequency sample: physics-step rows and, between them, the
+        frequency-step rows up to the last physics step (a physics row wins a tie).
+
+        Returns
+        -------
+        time_ms : ndarray
+            ``(n,)`` int64, sorted [ms since the run start].
+        f_hz : ndarray
+            ``(n, n_areas)`` frequency of each area [Hz].
+        """
+        n = self.steps_done
+        time_ms = np.arange(n, dtype=np.int64) * self._step_ms
+        f_hz = self.arrays["area_frequency_hz"][:n]
+        if not self.frequency_rows or n == 0:
+            return time_ms, f_hz
+        extra_ms = np.array([t for t, _ in self.frequency_rows], dtype=np.int64)
+        keep = (extra_ms <= time_ms[-1]) & (extra_ms % self._step_ms != 0)  # not at a physics row
+        merged_ms = np.concatenate([time_ms, extra_ms[keep]])
+        merged = np.vstack([f_hz, np.vstack([f for _, f in self.frequency_rows])[keep]])
+        order = np.argsort(merged_ms, kind="stable")
+        merged_ms, merged = merged_ms[order], merged[order]
+        first = np.r_[True, np.diff(merged_ms) != 0]  # one sample per time: the first recorded
+        return merged_ms[first], merged[first]
+
     def _frequency_frame(self, start, frame: pd.DataFrame) -> pd.DataFrame:
-        """Physics-step rows and frequency-step rows, time-sorted (physics first at a tie)."""
+        """Physics-step rows and frequency-step rows, time-sorted (:meth:`frequency_trajectory`)."""
         if not self.frequency_rows:
             return frame
-        times = pd.Timestamp(start) + pd.to_timedelta([t for t, _ in self.frequency_rows], "ms")
-        extra = pd.DataFrame(np.vstack([f for _, f in self.frequency_rows]),
-                             index=pd.DatetimeIndex(times, name="time"), columns=frame.columns)
-        extra = extra[extra.index <= frame.index.max()] if len(frame) else extra.iloc[:0]
-        merged = pd.concat([frame, extra])
-        return merged[~merged.index.duplicated(keep="first")].sort_index(kind="stable")
+        time_ms, f_hz = self.frequency_trajectory()
+        index = pd.DatetimeIndex(pd.Timestamp(start) + pd.to_timedelta(time_ms, "ms"), name="time")
+        return pd.DataFrame(f_hz, index=index, columns=frame.columns)
 
     def event(self, time_ms: int, kind: str, target: str, detail: str = "") -> None:
         self.events.append((int(time_ms), kind, target, detail))

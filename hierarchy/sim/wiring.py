@@ -25,11 +25,20 @@ __all__ = ["assign_areas", "build_groups", "group_infos", "coordinator_for", "ma
 
 
 def _bus_number(net, name: str, path: str) -> int:
-    table, _, number = name.partition("/")
-    bus = int(number)
+    bus = int(name.partition("/")[2])
     if bus not in net.bus.index:
-        raise ScenarioError(path, f"bus {bus} is not in the grid")
+        raise ScenarioError(path, f"bus {bus} is not in the grid ({bus_index_hint(net)})")
     return bus
+
+
+def bus_index_hint(net) -> str:
+    """Which bus indices the grid has, for a message about a bus reference."""
+    index = np.sort(np.asarray(net.bus.index, dtype=np.int64))
+    if not index.size:
+        return "the grid has no buses"
+    gaps = "" if index[-1] - index[0] + 1 == index.size else ", with gaps"
+    return (f"bus/N and N name pandapower's bus index, not a position or a name; this grid's "
+            f"run {index[0]}..{index[-1]}{gaps}")
 
 
 def _selected_buses(net, selector, path: str) -> list[int] | None:
