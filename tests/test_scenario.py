@@ -388,6 +388,17 @@ def test_mutated_scenarios_load_or_raise_scenario_error(data: dict) -> None:
     assert json.dumps(resolved_dict(load_scenario(resolved_dict(scenario)))) == plain
 
 
+@pytest.mark.parametrize("value", [float("nan"), [1.0, float("inf")]])
+def test_a_where_value_that_matches_nothing_is_refused(value) -> None:
+    """Found by the mutation test above: NaN was accepted, then written back as null."""
+    data = copy.deepcopy(RICH)
+    data["units"][0]["elements"] = {"table": "sgen", "where": {"type": value}}
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(data)
+    assert caught.value.path == "units[0].elements.where.type"
+    assert "finite number" in caught.value.message
+
+
 # ---------------------------------------------------------------- JSON Schema, imports
 def test_json_schema_is_valid_and_accepts_the_example() -> None:
     schema = scenario_json_schema()

@@ -7,6 +7,8 @@ discriminated, so that an error names one key path and one readable message.
 """
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
@@ -144,6 +146,9 @@ def _check_where(where: dict[str, Any]) -> dict[str, Any]:
         if not values or not all(isinstance(item, scalar) for item in values):
             raise KeyPathError((column,), "expected a value or a non-empty list of values "
                                           f"(strings, numbers, booleans); got {describe(value)}")
+        if any(isinstance(item, float) and not math.isfinite(item) for item in values):
+            raise KeyPathError((column,), f"{describe(value)} matches no element (NaN equals nothing; "
+                                          "infinities are no column value): give a finite number")
     return where
 
 
