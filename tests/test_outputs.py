@@ -391,7 +391,7 @@ def test_plots_drawn_beside_the_tables_report_their_error(tmp_path, monkeypatch)
     import hierarchy.outputs.plots
     from hierarchy.outputs.write import start_plots
 
-    def broken(frames, folder, *, title=""):
+    def broken(frames, folder, *, title="", line_limits_percent=None):
         raise ValueError("no axes today")
 
     monkeypatch.setattr(hierarchy.outputs.plots, "make_plots", broken)

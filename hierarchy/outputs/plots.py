@@ -243,8 +243,11 @@ def plot_voltage_band(bus_vm_pu: pd.DataFrame | None, *,
 
 
 def plot_line_loading(line_loading_percent: pd.DataFrame | None, *, title: str = "",
-                      top_n: int = TOP_LINES) -> Figure | None:
-    """Max and mean line loading [%], the 100 % rating and the top lines."""
+                      top_n: int = TOP_LINES,
+                      limits_percent: Mapping[str, float] | None = None) -> Figure | None:
+    """Max and mean line loading [%], the 100 % rating and the top lines; each line with a
+    limit of its own (``limits_percent``, line -> % of rating: the market's security check)
+    drawn too, its limit dashed in its colour."""
     frame = usable(line_loading_percent)
     if frame is None:
         return None
@@ -257,10 +260,16 @@ def plot_line_loading(line_loading_percent: pd.DataFrame | None, *, title: str =
     ax.fill_between(x, mean, high, color="0.6", alpha=0.25, label="mean to max over lines")
     ax.plot(x, high, color="black", lw=1.6, label="max over lines")
     ax.plot(x, mean, color="0.4", lw=1.2, ls="-.", label="mean over lines")
-    peaks = frame.max().sort_values(ascending=False).head(top_n)
-    for name, peak in peaks.items():
-        ax.plot(x, top_lines[name].to_numpy(), lw=0.9, alpha=0.9,
-                label=f"{name} (peak {peak:.0f} %)")
+    limited = {name: float(v) for name, v in (limits_percent or {}).items() if name in frame}
+    peaks = frame.max().sort_values(ascending=False).head(max(top_n - len(limited), 0))
+    peaks = pd.concat([frame.max()[list(limited)], peaks.drop(list(limited), errors="ignore")])
+    for i, (name, peak) in enumerate(peaks.items()):
+        emphasis = {"lw": 1.3, "zorder": 3} if name in limited else {"lw": 0.9}
+        ax.plot(x, top_lines[name].to_numpy(), alpha=0.9, color=f"C{i % 10}",
+                label=f"{name} (peak {peak:.0f} %)", **emphasis)
+        if name in limited:
+            ax.axhline(limited[name], color=f"C{i % 10}", ls="--", lw=1.0,
+                       label=f"{name} security limit ({limited[name]:g} %)")
     ax.axhline(100.0, color="tab:red", ls="--", lw=1.2, label="rating (100 %)")
     ax.set_ylim(0.0, max(110.0, 1.05 * np.nanmax(high)))
     format_time_axis(ax, frame.index, xlabel + _bin_note(width, "max and top lines as highest, "
@@ -452,14 +461,17 @@ def plot_market_security(market_security: pd.DataFrame | None,
                     color=f"C{i % 10}", label=str(name))
             up, down = up + np.maximum(values, 0.0), down + np.minimum(values, 0.0)
         top.axhline(0.0, color="black", lw=0.8)
+        low, high = min(float(down.min()), 0.0), max(float(up.max()), 0.0)
+        pad = 0.08 * (high - low) if high > low else 1.0
+        top.set_ylim(low - pad, high + pad)  # no bar touches the frame
     top.set_ylabel("redispatch [MW]\n(up: more injection)")
     legend(top)
     bottom.bar(x, security["security_violations"].to_numpy(dtype=float), width=width, align="edge",
                color="tab:orange", label="limits violated by the schedule")
-    if "security_unresolved" in security:
-        bottom.bar(x, security["security_unresolved"].to_numpy(dtype=float), width=width, align="edge",
-                   color="tab:red", label="left after the redispatch")
-    bottom.set_ylabel("limits")
+    if "security_unresolved" in security:  # narrower, in front: both stay visible
+        bottom.bar(x + 0.25 * width, security["security_unresolved"].to_numpy(dtype=float),
+                   width=0.5 * width, align="edge", color="tab:red", label="left after the redispatch")
+    bottom.set_ylabel("limits violated")
     bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
     legend(bottom)
     format_time_axis(bottom, security.index, xlabel + " (delivery interval start)")
@@ -479,7 +491,8 @@ def _market_plots():
 
 
 def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[str], *,
-               v_band_pu: tuple[float, float] = (0.95, 1.05), title: str = "") -> list[Path]:
+               v_band_pu: tuple[float, float] = (0.95, 1.05), title: str = "",
+               line_limits_percent: Mapping[str, float] | None = None) -> list[Path]:
     """Write the standard plots of one run as PNG files.
 
     Parameters
@@ -497,6 +510,9 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
         (default 0.95 / 1.05 pu: ANSI C84.1 range A, service voltage).
     title : str, optional
         Put before every plot title (e.g. the scenario name).
+    line_limits_percent : Mapping of str to float, optional
+        Line -> loading limit [% of rating] of the market's security check
+        (``market.security.branch_limits_percent``), drawn on the line plot.
 
     Returns
     -------
@@ -511,7 +527,8 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
     builders: dict[str, Callable[[], Figure | None]] = {
         "voltage_band.png": lambda: plot_voltage_band(get("bus_vm_pu"), v_band_pu=v_band_pu,
                                                       title=title),
-        "line_loading.png": lambda: plot_line_loading(get("line_loading_percent"), title=title),
+        "line_loading.png": lambda: plot_line_loading(get("line_loading_percent"), title=title,
+                                                      limits_percent=line_limits_percent),
         "net_export.png": lambda: plot_net_export(get("area_net_export_mw"),
                                                   get("area_schedule_mw"), get("area_ace_mw"),
                                                   title=title),

@@ -135,6 +135,7 @@ class SecurityStep:
         p_mw, q_mvar = self._schedule(awards)
         first = self.check.assess(p_mw, q_mvar)
         assessment, used, actions = first, [], []
+        reach_of: dict[str, float] = {}  # constraint -> the largest relief per MW seen [pu/MW]
         for _ in range(config.max_rounds):
             if not assessment.converged or assessment.violated().size == 0:
                 break
@@ -145,6 +146,9 @@ class SecurityStep:
             sensed = self.check.assess(p_mw, q_mvar, patterns)
             limits = Limits(sensed.names, sensed.value, sensed.limit, sensed.sign, sensed.scale,
                             tuple(moving), sensed.sensitivity)
+            reach = np.array([max(r, reach_of.get(n, 0.0)) for n, r in zip(limits.names, limits.spread())])
+            reach_of.update(zip(limits.names, reach.tolist()))  # kept as participants run out
+            limits = replace(limits, reach=reach)
             result = redispatch(config.method, blocks, limits)
             if not result.delta_mw:
                 break
