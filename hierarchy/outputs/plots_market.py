@@ -35,7 +35,8 @@ def plot_market_stages(day_ahead_price: pd.DataFrame | None, market_price: pd.Da
                        trades: pd.DataFrame | None = None, *, title: str = "") -> Figure | None:
     """Day-ahead price and the per-interval price [currency/MWh] per delivery interval, with
     each continuous trade at its delivery interval (dot size by quantity); ``None`` without a
-    day-ahead stage and without trades. Spikes are left off scale as in ``market_price.png``."""
+    day-ahead stage and without trades. Spikes are left off scale as in ``market_price.png``,
+    each price line's marked in its colour."""
     day_ahead, real_time = usable(day_ahead_price), usable(market_price)
     has_trades = trades is not None and len(trades) > 0
     if day_ahead is None and not has_trades:
@@ -60,7 +61,9 @@ def plot_market_stages(day_ahead_price: pd.DataFrame | None, market_price: pd.Da
     if top is not None and reference is not None:
         bottom = min(float(np.nanmin(np.concatenate(drawn))), 0.0)
         ax.set_ylim(bottom - 0.05 * (top - bottom), top)
-        _mark_off_scale(ax, time_values(reference.index)[0], reference.mean(axis=1).to_frame(), top)
+        # both price lines (in the order drawn: their colours), on the union of their intervals
+        lines = pd.concat([f.mean(axis=1) for f in (day_ahead, real_time) if f is not None], axis=1)
+        _mark_off_scale(ax, time_values(lines.index)[0], lines, top)
     index = (reference if reference is not None else pd.DataFrame(index=pd.DatetimeIndex(trades["delivery"]))).index
     format_time_axis(ax, index, f"{time_values(index)[1]} (delivery interval start)")
     legend(ax)

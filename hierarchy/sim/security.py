@@ -238,7 +238,8 @@ class SecurityStep:
         from market_control.security_orders import Movable
         from market_control.service_levels import curtailment_tier
 
-        movable = {"upstream": Movable(raise_offers=True, lower_offers=True, lower_bids=True, raise_bids=True)}
+        movable = {"upstream": Movable(raise_offers=True, lower_offers=True, lower_bids=True, raise_bids=True,
+                                       curtail_label="bid")}  # its export bid accepted less: no curtailment
         for name, kind in self.kind.items():
             if kind == "dispatchable":
                 movable[name] = Movable(raise_offers=True, lower_offers=True)
