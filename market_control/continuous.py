@@ -139,7 +139,8 @@ class ContinuousMarket(Market):
         return trades
 
     def cancel(self, area: str, interval_start_ms: int) -> list[Order]:
-        """Withdraw the resting orders of ``area``'s participants (``<area>/...``) for the interval."""
+        """Withdraw the resting orders of ``area``'s participants (``<area>/...``) for the interval;
+        their standing orders end there (the next order a participant sends starts anew)."""
         session = self._sessions.get(int(interval_start_ms))
         if session is None:
             return []

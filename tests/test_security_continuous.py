@@ -18,7 +18,11 @@ from area_control.intraday import residual_orders
 from hierarchy.messages import Bid, Offer
 from market_control.continuous import ContinuousMarket
 from market_control.security import Block, Limits, merit_order
-from market_control.security_orders import Movable, blocks_from_orders, orders_at_position
+from market_control.security_orders import (
+    Movable,
+    blocks_from_orders,
+    orders_at_position,
+)
 
 CAP = 3000.0
 PRICES = np.arange(-60, 320) + 0.5  # between every integer step (and the 0.0001 nudges)

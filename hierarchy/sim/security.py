@@ -23,10 +23,10 @@ on the positions at each interval's gate closure (day-ahead award plus net
 trades) and moves them along each participant's supply curve in its
 standing orders (:func:`market_control.security_orders.orders_at_position`):
 the orders it sent since it last withdrew, each at its price; a load's
-position is curtailed as after an auction. The
-trades stand; the settlement pays them, so the redispatch account pays each
-move in full at its block's price (not its difference to the clearing
-price, as after an auction).
+position is curtailed as after an auction. The trades stand; the
+settlement pays them, so the redispatch account pays each move in full at
+its block's price (not its difference to the clearing price, as after an
+auction).
 """
 from __future__ import annotations
 
@@ -121,11 +121,14 @@ class SecurityStep:
         """The clearing of the interval at ``start_ms`` [ms], re-dispatched where its schedule
         violates a limit; records what was checked and done."""
         from market_control.security import Limits, redispatch
-        from market_control.security_orders import blocks_from_orders, orders_at_position
+        from market_control.security_orders import (
+            blocks_from_orders,
+            orders_at_position,
+        )
 
         config = self.config
         self.check.sync()
-        if self.continuous:  # the positions, moved along the orders left in the book
+        if self.continuous:  # the positions, moved along each participant's standing orders
             offers, bids, offers_mw, bids_mw = orders_at_position(
                 clearing.standing_orders, clearing.awards, self.rt.scenario.market.price_cap, start_ms)
         else:
