@@ -165,7 +165,8 @@ def result_of(rt, raw: bytes, wall_s: float, failure: BaseException | None = Non
     if out_dir is not None and scenario.outputs.plots:  # drawn while the summary and tables are made
         frames = {**rt.recorder.frames(scenario.time.start, rt.step_ms, settlement=False),
                   "events": rt.recorder.events_frame(scenario.time.start)}
-        plots_done = start_plots(frames, Path(out_dir) / "plots", scenario.name, rt.grid_geometry())
+        plots_done = start_plots(frames, Path(out_dir) / "plots", scenario.name, rt.grid_geometry(),
+                                 _line_limits(scenario))
     summary = summarize(rt, wall_s, failure is None)
     if failure is not None:
         summary["error"] = f"{type(failure).__name__}: {failure}"
@@ -175,6 +176,14 @@ def result_of(rt, raw: bytes, wall_s: float, failure: BaseException | None = Non
     if out_dir is not None:
         write_results(result, scenario, raw, hashlib.sha256(raw).hexdigest(), plots_done)
     return result
+
+
+def _line_limits(scenario: Scenario) -> dict[str, float]:
+    """Line -> loading limit [%] of the market's security check, where it is on."""
+    security = scenario.market.security
+    if not security.enabled:
+        return {}
+    return {name: float(v) for name, v in security.branch_limits_percent.items() if name.startswith("line/")}
 
 
 def scenario_of(source: str | os.PathLike | Mapping | Scenario) -> tuple[Scenario, bytes]:

@@ -74,6 +74,11 @@ class Clearing:
         ``Σ sold q·p − Σ bought q·p`` [currency per h of delivery], each
         trade at its own price; empty for uniform-price mechanisms, whose
         awards are paid at ``price``.
+    standing_orders : tuple of Order
+        Continuous trading only: each participant's supply curve at gate
+        closure as book orders (:mod:`market_control.continuous`); the
+        security check moves the positions along it
+        (:func:`market_control.security_orders.orders_at_position`).
     """
 
     price: float | dict[str, float]
@@ -91,6 +96,7 @@ class Clearing:
     reserve_mw: float = 0.0
     bounds_mw: dict[str, tuple[float, float]] = field(default_factory=dict)
     traded_value_per_h: dict[str, float] = field(default_factory=dict)
+    standing_orders: tuple = ()
 
     def price_of(self, area: str | None = None) -> float:
         """Price [per MWh] that applies in ``area`` (any area if uniform).

@@ -19,7 +19,13 @@ The clearing of a continuous interval:
 * ``shortfall_mw``: unresponsive demand (buy orders at ``price_cap``) left
   in the book; ``reserve_mw``: sell orders left in the book; the reserve
   requirement is that of :func:`market_control.markets.reserve_requirement_mw`
-  over the orders submitted.
+  over the orders submitted;
+* ``standing_orders``: each participant's supply curve at gate closure as
+  orders: those it sent since it last withdrew its orders, at the
+  quantities sent, after an order for the position it held when the first
+  of them arrived (day-ahead award plus trades so far; a sell at
+  ``−price_cap`` for a position sold, a buy at ``+price_cap`` for one
+  bought); a participant that sent none since, its position alone.
 
 Examples
 --------
@@ -42,7 +48,7 @@ from typing import Sequence
 from hierarchy.messages import Bid, Offer, Order, Trade
 from market_control.base import Clearing, Market
 from market_control.markets import reserve_requirement_mw
-from market_control.orderbook import OrderBook
+from market_control.orderbook import QUANTITY_TOL_MW, OrderBook
 
 __all__ = ["ContinuousMarket", "to_order", "position_of"]
 
@@ -74,6 +80,9 @@ class _Session:
     trades: list = field(default_factory=list)
     offers: list = field(default_factory=list)  # every offer and bid submitted (reserve requirement)
     bids: list = field(default_factory=list)
+    traded_mw: dict = field(default_factory=dict)  # participant -> net traded so far [MW]
+    standing: dict = field(default_factory=dict)  # participant -> book orders sent since it withdrew
+    base_mw: dict = field(default_factory=dict)  # participant -> traded when the first of them came [MW]
 
 
 class ContinuousMarket(Market):
@@ -116,16 +125,28 @@ class ContinuousMarket(Market):
         """
         session = self._sessions[order.interval_start_ms]
         (session.offers if isinstance(order, Offer) else session.bids).append(order)
-        trades = session.book.submit(to_order(order, time_ms, self.price_cap))
+        book_order = to_order(order, time_ms, self.price_cap)
+        name = order.participant
+        if name not in session.standing:
+            session.standing[name] = []
+            session.base_mw[name] = session.traded_mw.get(name, 0.0)
+        session.standing[name].append(book_order)
+        trades = session.book.submit(book_order)
         session.trades += trades
+        for trade in trades:
+            for who, sign in ((trade.seller, 1.0), (trade.buyer, -1.0)):
+                session.traded_mw[who] = session.traded_mw.get(who, 0.0) + sign * trade.quantity_mw
         return trades
 
     def cancel(self, area: str, interval_start_ms: int) -> list[Order]:
-        """Withdraw the resting orders of ``area``'s participants (``<area>/...``) for the interval."""
+        """Withdraw the resting orders of ``area``'s participants (``<area>/...``) for the interval;
+        their standing orders end there (the next order a participant sends starts anew)."""
         session = self._sessions.get(int(interval_start_ms))
         if session is None:
             return []
         prefix = f"{area}/"
+        for name in [n for n in session.standing if n.startswith(prefix)]:
+            del session.standing[name], session.base_mw[name]
         names = {o.participant for side in ("buy", "sell") for o in session.book.orders(side)
                  if o.participant.startswith(prefix)}
         return session.book.cancel_all(names) if names else []
@@ -169,7 +190,22 @@ class ContinuousMarket(Market):
             reserve_required_mw=required_mw, reserve_mw=headroom_mw,
             reserve_shortfall_mw=max(required_mw - headroom_mw, 0.0),
             traded_value_per_h=value_per_h,
+            standing_orders=self._standing(session, day_ahead_mw or {}, awards, interval_start_ms),
         )
+
+    def _standing(self, session: _Session, day_ahead_mw: Mapping[str, float], awards: Mapping[str, float],
+                  interval_start_ms: int) -> tuple[Order, ...]:
+        """Every participant's standing orders at gate closure (module docstring)."""
+        out: list[Order] = []
+        for name in [*awards, *(n for n in session.standing if n not in awards)]:
+            orders = session.standing.get(name)
+            base_mw = (day_ahead_mw.get(name, 0.0) + session.base_mw[name]) if orders else awards.get(name, 0.0)
+            if abs(base_mw) > QUANTITY_TOL_MW:
+                area = orders[0].area if orders else None
+                side, price = ("sell", -self.price_cap) if base_mw > 0 else ("buy", self.price_cap)
+                out.append(Order(name, side, abs(base_mw), price, 0, interval_start_ms, area))
+            out += orders or []
+        return tuple(out)
 
     def _price(self, session: _Session, volume_mw: float, fallback_price: float | None) -> float:
         if volume_mw > 0:

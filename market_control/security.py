@@ -60,6 +60,9 @@ __all__ = ["Block", "Limits", "Action", "Redispatch", "merit_order", "least_cost
 
 #: smallest relief per MW [pu of the limit's scale per MW] a move must bring to count
 _RELIEF_EPS = 1e-9
+#: merit order: a pair that relieves a limit by less than this share of the largest relief per MW
+#: of any two participants (or one and the slack) is not used for it
+MIN_RELIEF_SHARE = 0.01
 #: blocks smaller than this are used up [MW]
 _MW_EPS = 1e-9
 
@@ -127,6 +130,11 @@ class Limits:
         slack's own, the upstream grid's, is zero).
     sensitivity : ndarray
         ``(n_constraints, n_participants)`` change per MW injected [unit/MW].
+    reach : ndarray or None
+        ``(n_constraints,)`` the largest relief per MW a move can give
+        [pu of the scale per MW], against which :func:`merit_order` judges
+        a move too weak to use; None: :meth:`spread` (a caller that moves
+        in rounds passes the largest seen, as participants run out).
     """
 
     names: tuple[str, ...]
@@ -136,6 +144,13 @@ class Limits:
     scale: np.ndarray
     participants: tuple[str, ...]
     sensitivity: np.ndarray
+    reach: np.ndarray | None = None
+
+    def spread(self) -> np.ndarray:
+        """Per constraint, the most that moving two participants (or one and the slack) in
+        opposite directions changes it per MW [pu of its scale per MW]."""
+        per_mw = self.sensitivity * (self.sign / self.scale)[:, None]
+        return per_mw.max(axis=1, initial=0.0) - per_mw.min(axis=1, initial=0.0)
 
     def excess(self, shift: np.ndarray | float = 0.0) -> np.ndarray:
         """How far each constraint is beyond its limit [pu of its scale] (> 0: violated),
@@ -252,7 +267,13 @@ def merit_order(blocks: Sequence[Block], limits: Limits, margin: float = 1e-3, t
     its direction); move it by the least of: what removes the violation,
     what is left of either block, and what keeps every other limit
     satisfied. A pair that cannot move without violating another limit is
-    set aside. Stops when nothing is violated or no pair can help.
+    set aside. A pair whose relief per MW is less than
+    :data:`MIN_RELIEF_SHARE` (1 %) of ``limits.reach`` (the most that
+    moving any two of the participants, or one and the slack, in opposite
+    directions would give) is not used for that limit: moving participants
+    that hardly affect it (units far from the line, beside the slack)
+    would buy next to no relief with much volume, and curtail loads for
+    nothing. Stops when nothing is violated or no pair can help.
     """
     n_b = len(blocks)
     columns = limits.block_columns(blocks)  # [unit/MW]
@@ -268,11 +289,13 @@ def merit_order(blocks: Sequence[Block], limits: Limits, margin: float = 1e-3, t
     violated = [limits.describe(int(c)) for c in np.flatnonzero(excess > tol)]
     blocked: set[tuple[int, int]] = set()
     actions: list[Action] = []
+    reach = limits.spread() if limits.reach is None else limits.reach
+    min_relief = np.maximum(MIN_RELIEF_SHARE * reach, _RELIEF_EPS)
     for _ in range(max_moves):
         if not np.any(excess > tol):
             break
         c = int(np.argmax(excess))
-        pair = _cheapest_pair(c, effect, left, price, tier, up, owner, blocked)
+        pair = _cheapest_pair(c, effect, left, price, tier, up, owner, blocked, min_relief[c])
         if pair is None:
             break
         u, d = pair
@@ -299,8 +322,9 @@ def merit_order(blocks: Sequence[Block], limits: Limits, margin: float = 1e-3, t
 
 def _cheapest_pair(c: int, effect: np.ndarray, left: np.ndarray, price: np.ndarray,
                    tier: np.ndarray, up: np.ndarray, owner: np.ndarray,
-                   blocked: set[tuple[int, int]]) -> tuple[int, int] | None:
-    """The pair (up, down block) of lowest tier, then least cost per unit of relief on ``c``."""
+                   blocked: set[tuple[int, int]], min_relief: float = _RELIEF_EPS) -> tuple[int, int] | None:
+    """The pair (up, down block) of lowest tier, then least cost per unit of relief on ``c``,
+    among those relieving it by more than ``min_relief`` per MW."""
     ups = np.flatnonzero(up & (left > _MW_EPS))
     downs = np.flatnonzero(~up & (left > _MW_EPS))
     if ups.size == 0 or downs.size == 0:
@@ -308,7 +332,7 @@ def _cheapest_pair(c: int, effect: np.ndarray, left: np.ndarray, price: np.ndarr
     relief = -(effect[c, ups][:, None] + effect[c, downs][None, :])
     cost = price[ups][:, None] - price[downs][None, :]
     rank = np.maximum(tier[ups][:, None], tier[downs][None, :])
-    ok = (relief > _RELIEF_EPS) & (owner[ups][:, None] != owner[downs][None, :])
+    ok = (relief > min_relief) & (owner[ups][:, None] != owner[downs][None, :])
     for u, d in blocked:
         iu, idn = np.flatnonzero(ups == u), np.flatnonzero(downs == d)
         if iu.size and idn.size:

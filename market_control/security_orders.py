@@ -8,6 +8,13 @@ bids curtailed at a curtailment price, as :class:`Movable` says for it
 dispatchable unit follows its award, a renewable group takes a cap, a
 flexible load a consumption cap, the upstream grid moves either way).
 
+A continuously traded interval has no single set of cleared orders: each
+participant holds a position (day-ahead award plus its trades) and has a
+supply curve in its standing orders (what it would sell, or buy back, at
+which price). :func:`orders_at_position` turns the two into the offers and
+bids an auction would have cleared to the same positions, so that the same
+blocks follow from them.
+
 Examples
 --------
 >>> from hierarchy.messages import Bid, Offer
@@ -23,9 +30,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hierarchy.messages import Bid, Offer
 from market_control.security import Block
 
-__all__ = ["Movable", "blocks_from_orders"]
+__all__ = ["Movable", "blocks_from_orders", "orders_at_position"]
 
 #: blocks smaller than this are left out [MW]
 _MW_EPS = 1e-9
@@ -113,3 +121,93 @@ class Movable:
     curtail_tier: int = 0
     curtail_mw: float = math.inf
     curtail_label: str = "curtailment"
+
+
+def orders_at_position(standing: Sequence, position_mw: Mapping[str, float], price_cap: float,
+                       interval_start_ms: int = 0) -> tuple[list[Offer], list[Bid], list[float], list[float]]:
+    """A continuously traded interval as the offers and bids of an auction cleared to its positions.
+
+    Each participant's net supply curve is what its standing orders say:
+    ``S(p) = Σ_{sell, p_s <= p} q_s − Σ_{buy, p_b > p} q_b`` [MW], what it
+    wants to have sold at price ``p`` (bought: negative). It steps up at
+    the price of each order from ``−Σ q_b`` to ``Σ q_s``; below zero its
+    steps are bids, above zero offers. Cleared at the participant's
+    position ``P``: the offers from zero up to ``P`` and the bids from ``P``
+    up to zero are accepted.
+
+    Parameters
+    ----------
+    standing : sequence of Order
+        Every participant's standing orders at gate closure
+        (:attr:`~market_control.base.Clearing.standing_orders`), at the
+        quantities sent, ``side`` ``"buy"`` or ``"sell"``.
+    position_mw : mapping of str to float
+        Participant -> position for delivery [MW], sold positive; within
+        the range of its curve (clipped to it).
+    price_cap : float
+        Price limit [per MWh]: a participant with a position and no
+        standing order holds it at any price (an order at ``±price_cap``).
+    interval_start_ms : int
+        Stamped on the orders made [ms].
+
+    Returns
+    -------
+    offers, bids : list of Offer, Bid
+        Per participant (in the order they first appear), area as its
+        orders give it.
+    offers_accepted_mw, bids_accepted_mw : list of float
+        Accepted MW of each (aligned); per participant, accepted offers less
+        accepted bids is its position.
+
+    Examples
+    --------
+    A generator that had sold 3 MW sent a buy-back order for them at 70
+    and a sell order of 1 MW more at 80, which was matched: offers of 3 MW
+    at 70 and 1 MW at 80, both accepted. A load that holds 2 MW and has no
+    order left: a bid of 2 MW at the cap, accepted.
+
+    >>> from hierarchy.messages import Order
+    >>> book = [Order("gen", "sell", 3.0, -3000.0, 0), Order("gen", "buy", 3.0, 70.0, 0),
+    ...         Order("gen", "sell", 1.0, 80.0, 0)]
+    >>> offers, bids, taken, used = orders_at_position(book, {"gen": 4.0, "load": -2.0}, 3000.0)
+    >>> [(o.participant, o.quantity_mw, o.price) for o in offers], taken
+    ([('gen', 3.0, 70.0), ('gen', 1.0, 80.0)], [3.0, 1.0])
+    >>> [(b.participant, b.quantity_mw, b.price) for b in bids], used
+    ([('gen', 3.0, -3000.0), ('load', 2.0, 3000.0)], [0.0, 2.0])
+    """
+    steps: dict[str, list[tuple[float, float]]] = {}
+    bought_mw: dict[str, float] = {}
+    area_of: dict[str, str | None] = {}
+    for order in standing:
+        name = order.participant
+        steps.setdefault(name, []).append((float(order.price), float(order.quantity_mw)))
+        area_of.setdefault(name, order.area)
+        if order.side == "buy":
+            bought_mw[name] = bought_mw.get(name, 0.0) + float(order.quantity_mw)
+    for name, position in position_mw.items():
+        if name not in steps and position != 0:
+            steps[name] = [(-price_cap if position > 0 else price_cap, abs(float(position)))]
+            bought_mw[name] = max(-float(position), 0.0)
+    offers: list[Offer] = []
+    bids: list[Bid] = []
+    offers_mw: list[float] = []
+    bids_mw: list[float] = []
+    for name, curve in steps.items():
+        level = -bought_mw.get(name, 0.0)
+        position = min(max(float(position_mw.get(name, 0.0)), level), level + sum(q for _, q in curve))
+        area = area_of.get(name)
+        for price, q in sorted(curve, key=lambda step: step[0]):
+            low, high = level, level + q
+            level = high
+            if low < 0:  # the part below zero: a bid, accepted from the position up
+                top = min(high, 0.0)
+                bids.append(Bid(name, top - low, price, interval_start_ms, area))
+                bids_mw.append(min(max(top - max(low, position), 0.0), top - low))
+            if high > 0:  # the part above zero: an offer, accepted up to the position
+                bottom = max(low, 0.0)
+                offers.append(Offer(name, high - bottom, price, interval_start_ms, area))
+                offers_mw.append(min(max(min(high, position) - bottom, 0.0), high - bottom))
+    keep_o = [k for k, o in enumerate(offers) if o.quantity_mw > _MW_EPS]
+    keep_b = [k for k, b in enumerate(bids) if b.quantity_mw > _MW_EPS]
+    return ([offers[k] for k in keep_o], [bids[k] for k in keep_b],
+            [offers_mw[k] for k in keep_o], [bids_mw[k] for k in keep_b])

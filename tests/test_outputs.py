@@ -279,6 +279,22 @@ def test_line_loading_top_lines_by_peak() -> None:
     assert any(line.get_ydata()[0] == 100.0 for line in ax.get_lines())
 
 
+def test_line_loading_draws_the_security_limits() -> None:
+    """A line with a security limit is drawn first, whatever its peak, with its limit dashed in its
+    colour; the other four places go to the lines of highest peak."""
+    frame = synthetic_frames(days=1)["line_loading_percent"]
+    ax = plots.plot_line_loading(frame, limits_percent={"line/3": 12.5, "line/99": 50.0}).axes[0]
+    lines = {line.get_label().split(" ")[0] + (" limit" if "limit" in line.get_label() else ""): line
+             for line in ax.get_lines()}
+    expected = ["line/3"] + list(frame.max().drop("line/3").sort_values(ascending=False).index[:4])
+    assert [k for k in lines if k.startswith("line/") and not k.endswith("limit")] == expected
+    np.testing.assert_allclose(lines["line/3"].get_ydata(), frame["line/3"].to_numpy())
+    assert list(lines["line/3 limit"].get_ydata()) == [12.5, 12.5]
+    assert lines["line/3 limit"].get_linestyle() == "--"
+    assert lines["line/3 limit"].get_color() == lines["line/3"].get_color()
+    assert "line/99 limit" not in lines  # not in the grid: nothing drawn
+
+
 def test_market_price_step_keeps_last_interval() -> None:
     index = pd.date_range("2016-06-01", periods=3, freq="1h", name="time")
     ax = plots.plot_market_price(pd.DataFrame({"system": [10.0, 30.0, 20.0]}, index=index)).axes[0]
@@ -314,6 +330,26 @@ def test_market_price_marks_spikes_above_a_clipped_axis() -> None:
     assert list(marks.get_xdata()) == list(index.to_numpy()[[5, 30]] + half_hour)
     texts = [text.get_text() for text in ax.texts]
     assert texts == ["▲ 2 intervals off scale, up to 3000"]
+
+
+def test_market_stages_marks_the_spikes_of_both_prices() -> None:
+    """Day-ahead from the second day, intraday from the first: a spike of either is marked over
+    its interval in its line's colour, and counted once."""
+    from hierarchy.outputs.plots_market import plot_market_stages
+
+    index = pd.date_range("2016-06-01", periods=48, freq="1h", name="time")
+    intraday = np.tile([20.0, 60.0, 60.0, 120.0], 12)
+    day_ahead = intraday[24:].copy()
+    intraday[[5, 30]] = 3000.0, 720.0
+    day_ahead[6] = 3000.0  # the intraday spike's hour (30) too
+    ax = plot_market_stages(pd.DataFrame({"system": day_ahead}, index=index[24:]),
+                            pd.DataFrame({"system": intraday}, index=index)).axes[0]
+    colour = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    marks = {line.get_color(): list(line.get_xdata()) for line in ax.get_lines() if line.get_marker() == "^"}
+    half_hour = np.timedelta64(30, "m")
+    assert marks[colour["day-ahead"]] == [index.to_numpy()[30] + half_hour]
+    assert marks[colour["per-interval"]] == list(index.to_numpy()[[5, 30]] + half_hour)
+    assert [text.get_text() for text in ax.texts] == ["▲ 2 intervals off scale, up to 3000"]
 
 
 # ---------------------------------------------------------------- compare
@@ -396,7 +432,7 @@ def test_plots_drawn_beside_the_tables_report_their_error(tmp_path, monkeypatch)
     import hierarchy.outputs.plots
     from hierarchy.outputs.write import start_plots
 
-    def broken(frames, folder, *, title="", geometry=None):
+    def broken(frames, folder, *, title="", geometry=None, line_limits_percent=None):
         raise ValueError("no axes today")
 
     monkeypatch.setattr(hierarchy.outputs.plots, "make_plots", broken)

@@ -91,8 +91,11 @@ def plot_voltage_band(bus_vm_pu: pd.DataFrame | None, *,
 
 
 def plot_line_loading(line_loading_percent: pd.DataFrame | None, *, title: str = "",
-                      top_n: int = TOP_LINES) -> Figure | None:
-    """Max and mean line loading [%], the 100 % rating and the top lines."""
+                      top_n: int = TOP_LINES,
+                      limits_percent: Mapping[str, float] | None = None) -> Figure | None:
+    """Max and mean line loading [%], the 100 % rating and the top lines; each line with a
+    limit of its own (``limits_percent``, line -> % of rating: the market's security check)
+    drawn too, its limit dashed in its colour."""
     frame = usable(line_loading_percent)
     if frame is None:
         return None
@@ -105,10 +108,16 @@ def plot_line_loading(line_loading_percent: pd.DataFrame | None, *, title: str =
     ax.fill_between(x, mean, high, color="0.6", alpha=0.25, label="mean to max over lines")
     ax.plot(x, high, color="black", lw=1.6, label="max over lines")
     ax.plot(x, mean, color="0.4", lw=1.2, ls="-.", label="mean over lines")
-    peaks = frame.max().sort_values(ascending=False).head(top_n)
-    for name, peak in peaks.items():
-        ax.plot(x, top_lines[name].to_numpy(), lw=0.9, alpha=0.9,
-                label=f"{name} (peak {peak:.0f} %)")
+    limited = {name: float(v) for name, v in (limits_percent or {}).items() if name in frame}
+    peaks = frame.max().sort_values(ascending=False).head(max(top_n - len(limited), 0))
+    peaks = pd.concat([frame.max()[list(limited)], peaks.drop(list(limited), errors="ignore")])
+    for i, (name, peak) in enumerate(peaks.items()):
+        emphasis = {"lw": 1.3, "zorder": 3} if name in limited else {"lw": 0.9}
+        ax.plot(x, top_lines[name].to_numpy(), alpha=0.9, color=f"C{i % 10}",
+                label=f"{name} (peak {peak:.0f} %)", **emphasis)
+        if name in limited:
+            ax.axhline(limited[name], color=f"C{i % 10}", ls="--", lw=1.0,
+                       label=f"{name} security limit ({limited[name]:g} %)")
     ax.axhline(100.0, color="tab:red", ls="--", lw=1.2, label="rating (100 %)")
     ax.set_ylim(0.0, max(110.0, 1.05 * np.nanmax(high)))
     format_time_axis(ax, frame.index, xlabel + bin_note(width, "max and top lines as highest, "
@@ -372,7 +381,7 @@ def _market_plots():
 
 def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[str], *,
                v_band_pu: tuple[float, float] = (0.95, 1.05), title: str = "",
-               geometry=None) -> list[Path]:
+               geometry=None, line_limits_percent: Mapping[str, float] | None = None) -> list[Path]:
     """Write the standard plots of one run as PNG files, and their one-page overview.
 
     Parameters
@@ -394,6 +403,9 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
     geometry : GridGeometry, optional
         The grid's drawing (:func:`hierarchy.plant.geometry.grid_geometry`):
         with it, the one-line diagram ``grid.png``.
+    line_limits_percent : Mapping of str to float, optional
+        Line -> loading limit [% of rating] of the market's security check
+        (``market.security.branch_limits_percent``), drawn on the line plot.
 
     Returns
     -------
@@ -411,7 +423,8 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
     builders: dict[str, Callable[[], Figure | None]] = {
         "voltage_band.png": lambda: plot_voltage_band(get("bus_vm_pu"), v_band_pu=v_band_pu,
                                                       title=title),
-        "line_loading.png": lambda: plot_line_loading(get("line_loading_percent"), title=title),
+        "line_loading.png": lambda: plot_line_loading(get("line_loading_percent"), title=title,
+                                                      limits_percent=line_limits_percent),
         "net_export.png": lambda: plot_net_export(get("area_net_export_mw"),
                                                   get("area_schedule_mw"), get("area_ace_mw"),
                                                   title=title),

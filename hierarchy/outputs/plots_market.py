@@ -36,7 +36,8 @@ def plot_market_stages(day_ahead_price: pd.DataFrame | None, market_price: pd.Da
                        trades: pd.DataFrame | None = None, *, title: str = "") -> Figure | None:
     """Day-ahead price and the per-interval price [currency/MWh] per delivery interval, with
     each continuous trade at its delivery interval (dot size by quantity); ``None`` without a
-    day-ahead stage and without trades. Spikes are left off scale as in ``market_price.png``."""
+    day-ahead stage and without trades. Spikes are left off scale as in ``market_price.png``,
+    each price line's marked in its colour."""
     day_ahead, real_time = usable(day_ahead_price), usable(market_price)
     has_trades = trades is not None and len(trades) > 0
     if day_ahead is None and not has_trades:
@@ -61,7 +62,9 @@ def plot_market_stages(day_ahead_price: pd.DataFrame | None, market_price: pd.Da
     if top is not None and reference is not None:
         bottom = min(float(np.nanmin(np.concatenate(drawn))), 0.0)
         ax.set_ylim(bottom - 0.05 * (top - bottom), top)
-        _mark_off_scale(ax, time_values(reference.index)[0], reference.mean(axis=1).to_frame(), top)
+        # both price lines (in the order drawn: their colours), on the union of their intervals
+        lines = pd.concat([f.mean(axis=1) for f in (day_ahead, real_time) if f is not None], axis=1)
+        _mark_off_scale(ax, time_values(lines.index)[0], lines, top)
     index = (reference if reference is not None else pd.DataFrame(index=pd.DatetimeIndex(trades["delivery"]))).index
     format_time_axis(ax, index, f"{time_values(index)[1]} (delivery interval start)")
     legend(ax)
@@ -117,14 +120,17 @@ def plot_market_security(market_security: pd.DataFrame | None,
                     color=f"C{i % 10}", label=str(name))
             up, down = up + np.maximum(values, 0.0), down + np.minimum(values, 0.0)
         top.axhline(0.0, color="black", lw=0.8)
+        low, high = min(float(down.min()), 0.0), max(float(up.max()), 0.0)
+        pad = 0.08 * (high - low) if high > low else 1.0
+        top.set_ylim(low - pad, high + pad)  # no bar touches the frame
     top.set_ylabel("redispatch [MW]\n(up: more injection)")
     legend(top)
     bottom.bar(x, security["security_violations"].to_numpy(dtype=float), width=width, align="edge",
                color="tab:orange", label="limits violated by the schedule")
-    if "security_unresolved" in security:
-        bottom.bar(x, security["security_unresolved"].to_numpy(dtype=float), width=width, align="edge",
-                   color="tab:red", label="left after the redispatch")
-    bottom.set_ylabel("limits")
+    if "security_unresolved" in security:  # narrower, in front: both stay visible
+        bottom.bar(x + 0.25 * width, security["security_unresolved"].to_numpy(dtype=float),
+                   width=0.5 * width, align="edge", color="tab:red", label="left after the redispatch")
+    bottom.set_ylabel("limits violated")
     bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
     legend(bottom)
     format_time_axis(bottom, security.index, xlabel + " (delivery interval start)")

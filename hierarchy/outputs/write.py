@@ -49,7 +49,8 @@ def write_results(result, scenario, raw: bytes, sha256: str,
     write_json_atomic(out / "summary.json", result.summary)
 
 
-def start_plots(frames: dict, folder: Path, title: str, geometry=None) -> Callable[[], None]:
+def start_plots(frames: dict, folder: Path, title: str, geometry=None,
+                line_limits_percent: dict | None = None) -> Callable[[], None]:
     """Start drawing the run's plots; return what waits for them to be written.
 
     Where the platform forks and no other thread runs (a CLI or notebook
@@ -58,18 +59,22 @@ def start_plots(frames: dict, folder: Path, title: str, geometry=None) -> Callab
     Elsewhere they are drawn here, at once. An error of the plots is raised
     by the returned function, as if they had been drawn in place. ``geometry``:
     the grid's drawing for the one-line diagram (:func:`hierarchy.outputs.plots.make_plots`).
+    ``line_limits_percent``: the security check's line limits, drawn on the
+    line plot.
     """
     from hierarchy.outputs.plots import make_plots
 
     if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
-        make_plots(frames, folder, title=title, geometry=geometry)
+        make_plots(frames, folder, title=title, geometry=geometry,
+                   line_limits_percent=line_limits_percent)
         return lambda: None
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
 
     def draw() -> None:
         try:
-            make_plots(frames, folder, title=title, geometry=geometry)
+            make_plots(frames, folder, title=title, geometry=geometry,
+                       line_limits_percent=line_limits_percent)
             send.send(None)
         except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
             send.send(f"{type(exc).__name__}: {exc}")

@@ -17,6 +17,16 @@ closure so that the participant's total is its award (reactive power of
 loads in proportion, at their power factor; of generators as it is);
 elements of participants without an award keep their output; the ext_grid
 (the upstream participant) is the slack.
+
+Under continuous trading (``market.mechanism: continuous``) the check runs
+on the positions at each interval's gate closure (day-ahead award plus net
+trades) and moves them along each participant's supply curve in its
+standing orders (:func:`market_control.security_orders.orders_at_position`):
+the orders it sent since it last withdrew, each at its price; a load's
+position is curtailed as after an auction. The trades stand; the
+settlement pays them, so the redispatch account pays each move in full at
+its block's price (not its difference to the clearing price, as after an
+auction).
 """
 from __future__ import annotations
 
@@ -104,22 +114,31 @@ class SecurityStep:
                     self.level[f"{area}/{g.id}"] = levels.get(rt.customer_class.get(g.id, "default"),
                                                               ServiceLevel())
         self.ledger = InterruptionLedger(rt.interval_ms)
+        self.continuous = bool(rt.stages.continuous)
 
     # ------------------------------------------------------------ the step
     def secure(self, start_ms: int, clearing, offers, bids):
         """The clearing of the interval at ``start_ms`` [ms], re-dispatched where its schedule
         violates a limit; records what was checked and done."""
         from market_control.security import Limits, redispatch
-        from market_control.security_orders import blocks_from_orders
+        from market_control.security_orders import (
+            blocks_from_orders,
+            orders_at_position,
+        )
 
         config = self.config
         self.check.sync()
+        if self.continuous:  # the positions, moved along each participant's standing orders
+            offers, bids, offers_mw, bids_mw = orders_at_position(
+                clearing.standing_orders, clearing.awards, self.rt.scenario.market.price_cap, start_ms)
+        else:
+            offers_mw, bids_mw = list(clearing.offers_accepted_mw), list(clearing.bids_accepted_mw)
         price_of = self._prices(clearing, offers, bids)
-        offers_mw, bids_mw = list(clearing.offers_accepted_mw), list(clearing.bids_accepted_mw)
         awards = dict(clearing.awards)
         p_mw, q_mvar = self._schedule(awards)
         first = self.check.assess(p_mw, q_mvar)
         assessment, used, actions = first, [], []
+        reach_of: dict[str, float] = {}  # constraint -> the largest relief per MW seen [pu/MW]
         for _ in range(config.max_rounds):
             if not assessment.converged or assessment.violated().size == 0:
                 break
@@ -130,6 +149,9 @@ class SecurityStep:
             sensed = self.check.assess(p_mw, q_mvar, patterns)
             limits = Limits(sensed.names, sensed.value, sensed.limit, sensed.sign, sensed.scale,
                             tuple(moving), sensed.sensitivity)
+            reach = np.array([max(r, reach_of.get(n, 0.0)) for n, r in zip(limits.names, limits.spread())])
+            reach_of.update(zip(limits.names, reach.tolist()))  # kept as participants run out
+            limits = replace(limits, reach=reach)
             result = redispatch(config.method, blocks, limits)
             if not result.delta_mw:
                 break
@@ -179,6 +201,9 @@ class SecurityStep:
                   for name, change in delta.items() if name in self.kind}
         self._book(start_ms, used, now)
         interval_h = rt.interval_ms / 3_600_000
+        # the settlement pays the award change at the clearing price, except under continuous
+        # trading, which pays the trades only: there the redispatch pays each move in full
+        paid_at = {name: 0.0 for name in price_of} if self.continuous else price_of
         up_mw = sum(mw for block, mw in used if block.up)
         rec.security(start_ms, {
             "security_violations": float(violated.size),
@@ -190,9 +215,11 @@ class SecurityStep:
             "max_loading_before_percent": first.worst("loading"),
             "max_loading_after_percent": last.worst("loading"),
             "vm_min_after_pu": last.worst("vm_min"), "vm_max_after_pu": last.worst("vm_max"),
-        }, delta, redispatch_payments(used, price_of, interval_h))
+        }, delta, redispatch_payments(used, paid_at, interval_h))
         if not delta:
             return clearing
+        if self.continuous:  # the trades, their volume and value, stay as they were
+            return replace(clearing, awards=awards, bounds_mw=bounds)
         return replace(clearing, awards=awards, offers_accepted_mw=tuple(offers_mw),
                        bids_accepted_mw=tuple(bids_mw), quantity_mw=float(sum(offers_mw)),
                        bounds_mw=bounds)
@@ -214,7 +241,8 @@ class SecurityStep:
         from market_control.security_orders import Movable
         from market_control.service_levels import curtailment_tier
 
-        movable = {"upstream": Movable(raise_offers=True, lower_offers=True, lower_bids=True, raise_bids=True)}
+        movable = {"upstream": Movable(raise_offers=True, lower_offers=True, lower_bids=True, raise_bids=True,
+                                       curtail_label="bid")}  # its export bid accepted less: no curtailment
         for name, kind in self.kind.items():
             if kind == "dispatchable":
                 movable[name] = Movable(raise_offers=True, lower_offers=True)
