@@ -172,13 +172,13 @@ def test_frequency_bias_with_droop_none():
 
 
 def test_scada_extremes_skip_nan_take_the_first_of_equals_and_mark_empty_rows():
-    from hierarchy.sim.build import _nanargs
+    from hierarchy.sim.area_meters import nanargs
 
     rng = np.random.default_rng(3)
     for _ in range(200):
         values = rng.choice([0.97, 1.0, 1.03, np.nan], size=(4, 5))
         index = rng.integers(0, 100, size=(4, 5))
-        low, high = _nanargs(values, index, low=True)
+        low, high = nanargs(values, index, low=True)
         for row in range(4):
             finite = np.flatnonzero(np.isfinite(values[row]))
             if not finite.size:

@@ -115,7 +115,7 @@ class SteppedRun:
                        f"{', '.join(g.id for g in self.rt.groups) or 'none'}")
 
     def area(self, area_id: str) -> Any:
-        """The :class:`~hierarchy.sim.build.AreaRuntime` ``area_id``."""
+        """The :class:`~hierarchy.sim.runtime.AreaRuntime` ``area_id``."""
         for area in self.rt.areas:
             if area.id == area_id:
                 return area

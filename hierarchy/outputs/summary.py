@@ -14,7 +14,7 @@ import numpy as np
 
 from hierarchy.outputs.reliability import reliability_summary
 from hierarchy.outputs.frequency_metrics import Disturbance, area_figures
-from hierarchy.sim.recorder import SYSTEM_COLUMNS
+from hierarchy.sim.metering import SYSTEM_COLUMNS
 
 __all__ = ["summarize", "violation_bus_hours", "schedule_deviation_mwh"]
 
@@ -260,7 +260,7 @@ def _stages(rt, interval_h: float) -> dict[str, Any]:
             "forecast": _forecast_errors(rec.stages.forecast_frame(
                 start, rec.forecast, "day_ahead", [r.start_ms for r in slots]), slot_h, rt.scenario.forecast),
         }
-    if rec._continuous:
+    if rec.market.continuous:
         trades = rec.stages.trades
         volume_mw = float(sum(t.quantity_mw for t in trades))
         out["continuous"] = {

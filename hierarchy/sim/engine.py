@@ -12,7 +12,8 @@ instant by :mod:`hierarchy.kernel.clock`:
 * one ``bidding`` process per area: sends the area's offers and bids for each
   delivery interval one gate-closure period before the gate;
 * ``market``: at each gate closure clears the orders that arrived, publishes
-  awards and prices to the areas before delivery starts;
+  awards and prices to the areas before delivery starts (the bidding and
+  market processes are in :mod:`hierarchy.sim.market_interval`);
 * with ``market.day_ahead``, a day-ahead market and one day-ahead bidding
   process per area; with ``market.mechanism: continuous``, the per-interval
   bidding and market processes trade continuously instead
@@ -40,27 +41,22 @@ from hierarchy.messages import (
     REAL_TIME,
     AreaMeasurement,
     Award,
-    Offer,
     Price,
     Trade,
     UnitSetpoint,
     UnitStatus,
 )
-from hierarchy.sim import market_stages
+from hierarchy.sim import market_interval, market_stages
 from hierarchy.sim.fixed_point import FixedPoint, PolicyError, policy_error, unit_policy
 from hierarchy.sim.open_loop import open_loop_reason, run_open_loop
 
 if TYPE_CHECKING:
-    from hierarchy.sim.build import Runtime
+    from hierarchy.sim.runtime import Runtime
 
 __all__ = ["Engine", "PolicyError"]
 
-#: an award's (min_mw, max_mw) where the security check set none
-_NO_BOUNDS = (math.nan, math.nan)
-
-
 class Engine:
-    """Runs one :class:`~hierarchy.sim.build.Runtime` to its end.
+    """Runs one :class:`~hierarchy.sim.runtime.Runtime` to its end.
 
     Parameters
     ----------
@@ -125,11 +121,12 @@ class Engine:
         for area in rt.areas:
             if rt.market is not None:
                 env.process(market_stages.intraday_bidding(self, area) if continuous
-                            else self._bidding(area))
+                            else market_interval.bidding(self, area))
             if rt.stages.day_ahead_market is not None:
                 env.process(market_stages.day_ahead_bidding(self, area))
         if rt.market is not None:
-            env.process(market_stages.continuous_market(self) if continuous else self._market())
+            env.process(market_stages.continuous_market(self) if continuous
+                        else market_interval.interval_market(self))
         if rt.stages.day_ahead_market is not None:
             env.process(market_stages.day_ahead_market(self))
         for event in rt.events:
@@ -308,38 +305,7 @@ class Engine:
                     if name.split("/", 1)[0] == area.id:
                         traded[name] = traded.get(name, 0.0) + sign * message.quantity_mw
 
-    def _bidding(self, area):
-        rt = self.rt
-        for start_ms in rt.market_intervals():
-            send_ms = start_ms - 2 * rt.gate_closure_ms
-            yield tick(self.env, max(send_ms - int(self.env.now), 0), Order.BIDDING)
-            self._trace(f"bidding:{area.id}")
-            self._refresh(area)
-            offers, bids = market_stages.orders_for(self, area, start_ms, rt.interval_ms, REAL_TIME)
-            link = rt.links[("area", "market")]
-            for order in (*offers, *bids):
-                link.send(order, rt.market_inbox)
-
     # --------------------------------------------------------------- market
-    def _market(self):
-        rt = self.rt
-        waiting: list = []  # orders that arrived for later intervals
-        starts = rt.market_intervals()
-        for start_ms in starts:
-            gate_ms = start_ms - rt.gate_closure_ms
-            yield tick(self.env, max(gate_ms - int(self.env.now), 0), Order.MARKET)
-            self._trace("market")
-            offers, bids, waiting = self._gate(start_ms, waiting)
-            offers_up, bids_up = rt.upstream_orders(start_ms)
-            offers, bids = offers + offers_up, bids + bids_up
-            clearing = rt.market.clear(start_ms, offers, bids)
-            clearing = self._after_clearing(start_ms, clearing, offers, bids)
-            rt.recorder.clearing(start_ms, clearing, offers, bids)
-            self._publish(start_ms, clearing)
-        if starts:  # what missed the last gate, by the start of its delivery
-            yield tick(self.env, max(starts[-1] - int(self.env.now), 0), Order.MARKET)
-            self._gate(rt.duration_ms, waiting)
-
     def _after_clearing(self, start_ms: int, clearing, offers, bids, stage: str = REAL_TIME):
         """The one place every clearing passes right after it is made, before it is
         recorded and published: the day-ahead slots (``stage="day_ahead"``), the
@@ -366,49 +332,6 @@ class Engine:
         if self.rt.security is None or stage != REAL_TIME:
             return clearing
         return self.rt.security.secure(start_ms, clearing, offers, bids)
-
-    def _gate(self, start_ms: int, waiting: list) -> tuple[list, list, list]:
-        """Offers and bids for the interval at ``start_ms`` [ms], from what has arrived.
-
-        Orders for an earlier interval missed its gate closure: they are
-        reported as late and never cleared. Orders for a later interval wait.
-        """
-        rt, now = self.rt, self._time_ms()
-        arrived = waiting + list(rt.market_inbox.items)
-        rt.market_inbox.items.clear()
-        offers, bids, later = [], [], []
-        for order in arrived:
-            if order.interval_start_ms < start_ms:
-                rt.recorder.late_order(now, order, order.interval_start_ms - rt.gate_closure_ms)
-            elif order.interval_start_ms > start_ms:
-                later.append(order)
-            else:
-                (offers if isinstance(order, Offer) else bids).append(order)
-        return offers, bids, later
-
-    def _publish(self, start_ms: int, clearing) -> None:
-        rt, now = self.rt, self._time_ms()
-        link = rt.links[("market", "area")]
-        tariffs = rt.tariffs
-        retail_of: dict[tuple[str, float], float] = {}  # areas at one price share their retail
-        awards_of: dict[str, list] = {}  # area id -> its participants' non-zero or bounded awards
-        bounds = getattr(clearing, "bounds_mw", None) or {}
-        for participant, quantity in clearing.awards.items():
-            if quantity != 0 or participant in bounds:
-                awards_of.setdefault(participant.split("/", 1)[0], []).append((participant, quantity))
-        for area in rt.areas:
-            price = clearing.price[area.id] if isinstance(clearing.price, dict) else clearing.price
-            link.send(Price(float(price), start_ms, rt.interval_ms, area.id, "clearing", now), area.inbox)
-            for cls, tariff in tariffs.items():
-                key = (cls, float(price))
-                if key not in retail_of:
-                    retail_of[key] = rt.retail_price(tariff, start_ms, float(price))
-                retail = retail_of[key]
-                rt.recorder.retail_price(start_ms, area.id, cls, retail)
-                link.send(Price(retail, start_ms, rt.interval_ms, area.id, cls, now), area.inbox)
-            for participant, quantity in awards_of.get(area.id, ()):
-                link.send(Award(participant, float(quantity), float(price), start_ms, area.id, now,
-                                *bounds.get(participant, _NO_BOUNDS)), area.inbox)
 
     # --------------------------------------------------------------- events
     def _event(self, event):

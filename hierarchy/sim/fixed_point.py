@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from hierarchy.sim.build import Runtime
+    from hierarchy.sim.runtime import Runtime
 
 __all__ = ["FixedPoint", "PolicyError", "policy_error", "unit_policy"]
 

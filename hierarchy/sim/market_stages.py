@@ -1,7 +1,9 @@
 """SimPy processes of the market stages: day-ahead, continuous trading, and the areas' bidding.
 
-The engine (:mod:`hierarchy.sim.engine`) starts them; the logic lives in the
-tiers (``market_control.continuous``, ``area_control``), the timing here:
+The engine (:mod:`hierarchy.sim.engine`) starts them beside the
+per-interval market's (:mod:`hierarchy.sim.market_interval`, whose
+bidding and publication they share); the logic lives in the tiers
+(``market_control.continuous``, ``area_control``), the timing here:
 
 * **day-ahead** (``market.day_ahead``): every day at ``gate_closure`` the
   day-ahead market clears each slot of the next day's ``horizon``; the
@@ -38,11 +40,12 @@ from hierarchy.messages import (
     Price,
     Trade,
 )
+from hierarchy.sim.market_interval import orders_for, publish
 
 if TYPE_CHECKING:
     from hierarchy.sim.engine import Engine
 
-__all__ = ["Stages", "day_ahead_gates", "continuous_rounds", "orders_for", "day_ahead_bidding",
+__all__ = ["Stages", "day_ahead_gates", "continuous_rounds", "day_ahead_bidding",
            "day_ahead_market", "intraday_bidding", "continuous_market"]
 
 DAY_MS = 86_400_000
@@ -136,31 +139,6 @@ def continuous_rounds(starts_ms: list[int], open_ms: int, period_ms: int,
 
 
 # ---------------------------------------------------------------- bidding
-def orders_for(engine: "Engine", area, start_ms: int, length_ms: int, stage: str,
-               intraday: bool = False) -> tuple[list, list]:
-    """Ask an area's coordinator for its orders of one interval of ``stage``.
-
-    Where the forecasts are not all persistence the area gets the forecast
-    service's :class:`~hierarchy.messages.Forecast` of the interval first;
-    the time is noted as the forecast's issue time for the record.
-    """
-    rt, now = engine.rt, engine._time_ms()
-    state = area.state
-    service = rt.forecast
-    if service is not None:
-        rt.recorder.stages.forecast_issued(stage, start_ms, now)
-        if not service.persistence_only:
-            state.forecasts[start_ms] = service.for_area(area.index, start_ms, length_ms, now, stage)
-    state.stage = stage
-    try:
-        if intraday:
-            return area.coordinator.intraday_orders(state, start_ms)
-        return area.coordinator.orders(state, start_ms)
-    finally:
-        state.stage = REAL_TIME
-        state.forecasts.pop(start_ms, None)
-
-
 def day_ahead_bidding(engine: "Engine", area):
     """An area's day-ahead orders, one ``market.gate_closure`` before each day-ahead gate."""
     rt = engine.rt
@@ -243,8 +221,8 @@ def continuous_market(engine: "Engine"):
                                    _price_of(day_ahead[1]) if day_ahead else None)
         rt.stages.closed.add(start_ms)
         clearing = engine._after_clearing(start_ms, clearing, offers, bids)
-        rt.recorder.clearing(start_ms, clearing, offers, bids)
-        engine._publish(start_ms, clearing)
+        rt.recorder.market.clearing(start_ms, clearing, offers, bids)
+        publish(engine, start_ms, clearing)
 
 
 def _price_of(price) -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hierarchy.sim.build import Runtime
+    from hierarchy.sim.runtime import Runtime
 
 __all__ = ["open_loop_reason", "run_open_loop", "BLOCK_STEPS"]
 

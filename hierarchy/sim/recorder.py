@@ -3,47 +3,27 @@
 No DataFrame is built per step; :meth:`Recorder.frames` turns the arrays
 into the wide timeseries tables of the output contract once, and only the
 rows of completed steps (an interrupted run keeps what it computed).
+
+What the system balance and the participants' metering are made of is
+:mod:`hierarchy.sim.metering`; the market's clearings and settlement are
+recorded in :mod:`hierarchy.sim.market_records` (``recorder.market``), the
+market stages' in :mod:`hierarchy.sim.stage_records` (``recorder.stages``).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from hierarchy.sim.market_records import MarketRecords
+from hierarchy.sim.metering import SYSTEM_COLUMNS, balance_rows, meter_plan
 from hierarchy.sim.stage_records import StageRecords
 
 __all__ = ["Recorder"]
 
-#: per-interval reliability figures of a clearing (``market_clearing`` table)
-RELIABILITY_COLUMNS = ("shortfall_mw", "surplus_mw", "reserve_required_mw", "reserve_mw",
-                       "reserve_shortfall_mw", "reserve_price")
-
 #: steps whose balance and metering are computed together (:meth:`Recorder._flush`)
 _FLUSH_STEPS = 512
-
-#: system-wide quantities recorded per step [MW], pandapower-independent signs
-SYSTEM_COLUMNS = ("load_mw", "generation_mw", "storage_charge_mw", "import_mw", "export_mw",
-                  "losses_mw", "curtailed_mw", "not_served_mw")
-
-
-@dataclass
-class _Market:
-    starts_ms: list = field(default_factory=list)
-    prices: list = field(default_factory=list)  # dict column -> price
-    awards: list = field(default_factory=list)  # dict participant -> MW
-    schedule: dict = field(default_factory=dict)  # start_ms -> array per area
-    cleared_mw: list = field(default_factory=list)
-    shortfall_mw: list = field(default_factory=list)
-    orders: list = field(default_factory=list)  # (offers, bids) cleared per interval
-    reliability: list = field(default_factory=list)  # dict column -> value per interval
-    late: dict = field(default_factory=dict)  # interval start_ms -> late orders
-    retail: dict = field(default_factory=dict)  # start_ms -> {"<area>/<class>": price}
-    security: dict = field(default_factory=dict)  # start_ms -> security check columns (market.security)
-    redispatch: dict = field(default_factory=dict)  # start_ms -> participant -> award change [MW]
-    redispatch_money: dict = field(default_factory=dict)  # start_ms -> participant -> payment
-    traded: list = field(default_factory=list)  # dict participant -> trade value [per h] (continuous)
 
 
 class Recorder:
@@ -56,8 +36,7 @@ class Recorder:
     """
 
     def __init__(self, rt):
-        n, plant = rt.n_steps, rt.plant
-        pf = plant.powerflow
+        n = rt.n_steps
         self.n_steps = n
         self.steps_done = 0
         self.area_ids = [a.id for a in rt.areas]
@@ -67,21 +46,9 @@ class Recorder:
         self.unit_names = [u for g in rt.groups for u in g.unit_ids]
         self.storage_groups = [g for g in rt.groups if g.kind == "storage"]
         self.battery_names = [u for g in self.storage_groups for u in g.unit_ids]
-        na = len(self.area_ids)
-        self._arrays = {
-            "bus_vm_pu": np.full((n, len(pf.vm_pu)), np.nan),
-            "line_loading_percent": np.full((n, len(self.line_names)), np.nan),
-            "trafo_loading_percent": np.full((n, len(self.trafo_names)), np.nan),
-            "unit_p_mw": np.full((n, len(self.unit_names)), np.nan),
-            "unit_q_mvar": np.full((n, len(self.unit_names)), np.nan),
-            "battery_soc": np.full((n, len(self.battery_names)), np.nan),
-            "area_frequency_hz": np.full((n, na), np.nan),
-            "area_net_export_mw": np.full((n, na), np.nan),
-            "area_schedule_mw": np.full((n, na), np.nan),
-            "area_ace_mw": np.full((n, na), np.nan),
-            "system_balance_mw": np.full((n, len(SYSTEM_COLUMNS)), np.nan),
-        }
-        self.market = _Market()
+        #: the participants' metering (:mod:`hierarchy.sim.metering`), the security check's too
+        self.meter = meter_plan(rt, self.area_ids)
+        self._arrays = self._allocate(n, len(rt.plant.powerflow.vm_pu))
         self.events: list[tuple[int, str, str, str]] = []
         self.late_orders = 0
         #: frequency-step rows (time [ms], f per area [Hz]) between physics steps
@@ -100,23 +67,36 @@ class Recorder:
         self._interval_ms = rt.interval_ms
         self._step_ms = rt.step_ms
         self._env = rt.env
-        self._penalty = float(rt.scenario.market.imbalance_penalty)
-        self.meter = _meter_plan(rt, self.area_ids)
-        self._arrays["participant_p_mw"] = np.full((n, len(self.meter.names)), np.nan)
         self._plant = rt.plant
         #: per recorded step, what the balance and metering columns are made of
         #: (:meth:`_flush` computes them block-wise)
         self._pending: list[tuple] = []
-        self._settlement = None
         #: demand not served, sparse: (steps, load positions, MW) of every (step, load) with some,
         #: from de-energised buses and load shedding (per block) and flexible loads shed by their
         #: area (per step); the reliability indices (hierarchy.outputs.reliability) read it
         self.not_served: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         #: day-ahead slots, trades and forecast issue times (hierarchy.sim.market_stages)
         self.stages = StageRecords(rt.interval_ms)
-        self._continuous = bool(rt.stages is not None and rt.stages.continuous)
+        #: clearings, retail prices, the security check and the settlement
+        self.market = MarketRecords(self.area_ids, rt.interval_ms, rt.step_ms,
+                                    float(rt.scenario.market.imbalance_penalty),
+                                    bool(rt.stages is not None and rt.stages.continuous),
+                                    self.meter, self.stages)
         #: the forecast service (set by the builder with a market): market_forecast_mw
         self.forecast = None
+
+    def _allocate(self, n: int, n_bus: int) -> dict[str, np.ndarray]:
+        """The tables written per step, ``n`` rows of NaN each."""
+        na = len(self.area_ids)
+        widths = {
+            "bus_vm_pu": n_bus, "line_loading_percent": len(self.line_names),
+            "trafo_loading_percent": len(self.trafo_names), "unit_p_mw": len(self.unit_names),
+            "unit_q_mvar": len(self.unit_names), "battery_soc": len(self.battery_names),
+            "area_frequency_hz": na, "area_net_export_mw": na, "area_schedule_mw": na,
+            "area_ace_mw": na, "system_balance_mw": len(SYSTEM_COLUMNS),
+            "participant_p_mw": len(self.meter.names),
+        }
+        return {name: np.full((n, width), np.nan) for name, width in widths.items()}
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
@@ -162,7 +142,7 @@ class Recorder:
             a["battery_soc"][k, col:col + g.n_units] = self._soc(g, rt, k)
             col += g.n_units
         a["area_frequency_hz"][k] = rt.frequency.area_f_hz
-        a["area_net_export_mw"][k] = rt.net_export_mw()
+        a["area_net_export_mw"][k] = rt.meters.net_export_mw()
         a["area_ace_mw"][k] = [area.ace_mw for area in rt.areas]
         schedule = self.market.schedule.get((k * rt.step_ms // self._interval_ms) * self._interval_ms)
         if schedule is not None:
@@ -198,11 +178,11 @@ class Recorder:
     def _write_balance(self, steps, p_mw: dict, load_p_mw, shed_mw, gen_slack, ext, losses,
                        curtailed, shed_flexible=0.0) -> None:
         """System balance and participant metering of ``steps`` (recorded voltages decide
-        what is energised); arguments as :func:`_balance_rows`, one row per step."""
+        what is energised); arguments as :func:`~hierarchy.sim.metering.balance_rows`, one row per step."""
         vm = self._arrays["bus_vm_pu"][steps]
         energised = {t: np.isfinite(vm[:, self._plant.element_positions(t)]).astype(float)
                      for t in p_mw}
-        balance = _balance_rows(p_mw, load_p_mw, shed_mw, energised, gen_slack, ext, losses,
+        balance = balance_rows(p_mw, load_p_mw, shed_mw, energised, gen_slack, ext, losses,
                                 curtailed)
         balance[:, SYSTEM_COLUMNS.index("not_served_mw")] += shed_flexible
         self._keep_not_served(steps, p_mw["load"], shed_mw, energised["load"])
@@ -210,7 +190,7 @@ class Recorder:
         self._arrays["participant_p_mw"][steps] = self.meter.rows(p_mw, energised, ext, losses)
 
     def _keep_not_served(self, steps, load_mw: np.ndarray, shed_mw, energised: np.ndarray) -> None:
-        """Keep the (step, load) pairs with demand not served, as :func:`_balance_rows` counts it."""
+        """Keep the (step, load) pairs with demand not served, as :func:`~hierarchy.sim.metering.balance_rows` counts it."""
         not_served = load_mw * (1.0 - energised)
         if shed_mw is not None:
             not_served = not_served + shed_mw * energised
@@ -288,7 +268,7 @@ class Recorder:
         a["line_loading_percent"][rows] = flows["line_loading_percent"]
         a["trafo_loading_percent"][rows] = flows["trafo_loading_percent"]
         a["area_frequency_hz"][rows] = rt.frequency.area_f_hz
-        a["area_net_export_mw"][rows] = rt.net_export_rows(flows)
+        a["area_net_export_mw"][rows] = rt.meters.net_export_rows(flows)
         a["area_ace_mw"][rows] = [area.ace_mw for area in rt.areas]
         self._write_balance(rows, p_mw, load_p_mw, None, np.nansum(flows["gen_slack_p_mw"], axis=1),
                             np.nansum(flows["ext_grid_p_mw"], axis=1), flows["losses_mw"], 0.0)
@@ -297,29 +277,6 @@ class Recorder:
         self.steps_done = k1
 
     # ------------------------------------------------------------- others
-    def clearing(self, start_ms: int, clearing, offers, bids) -> None:
-        """Record a market clearing for the interval starting at ``start_ms``."""
-        m = self.market
-        price = clearing.price
-        m.starts_ms.append(start_ms)
-        m.prices.append(dict(price) if isinstance(price, dict) else {"system": float(price)})
-        m.awards.append(dict(clearing.awards))
-        m.cleared_mw.append(float(clearing.quantity_mw))
-        m.shortfall_mw.append(float(getattr(clearing, "shortfall_mw", 0.0) or 0.0))
-        m.orders.append((tuple(offers), tuple(bids)))
-        m.traded.append(dict(getattr(clearing, "traded_value_per_h", None) or {}))
-        row = {key: float(getattr(clearing, key, 0.0) or 0.0) for key in RELIABILITY_COLUMNS}
-        for (a, b), flow_mw in (getattr(clearing, "flows_mw", None) or {}).items():
-            row[f"flow_{a}_{b}_mw"] = float(flow_mw)
-        m.reliability.append(row)
-        self._settlement = None
-        schedule = np.zeros(len(self.area_ids))
-        for participant, quantity in clearing.awards.items():
-            area = participant.split("/", 1)[0]
-            if area in self.area_ids:
-                schedule[self.area_ids.index(area)] += quantity
-        m.schedule[start_ms] = schedule
-
     def frequency_row(self, time_ms: int, area_f_hz: np.ndarray) -> None:
         """One frequency-model step while some island is not settled [Hz per area]."""
         self.frequency_rows.append((int(time_ms), np.array(area_f_hz, dtype=float)))
@@ -370,19 +327,6 @@ class Recorder:
                    f"{type(order).__name__} for interval at {start / 1000:g} s, sent at "
                    f"{getattr(order, 'sent_ms', 0) / 1000:g} s{gate}")
 
-    def security(self, start_ms: int, row: dict, delta_mw: dict, payments: dict) -> None:
-        """The security check of the interval at ``start_ms``: its ``market_clearing`` columns,
-        the change of each re-dispatched award [MW] and the redispatch payments [currency]."""
-        m = self.market
-        m.security[start_ms] = dict(row)
-        m.redispatch[start_ms] = dict(delta_mw)
-        m.redispatch_money[start_ms] = dict(payments)
-        self._settlement = None
-
-    def retail_price(self, start_ms: int, area: str, customer_class: str, price: float) -> None:
-        """A retail price published for ``customer_class`` in ``area`` [per MWh]."""
-        self.market.retail.setdefault(start_ms, {})[f"{area}/{customer_class}"] = float(price)
-
     def nonconverged_control(self, k: int, time_ms: int, group_ids) -> None:
         self.nonconverged_control_steps.append((int(time_ms), ",".join(group_ids)))
         self.event(time_ms, "nonconverged", ",".join(group_ids),
@@ -422,98 +366,18 @@ class Recorder:
         frames = {name: pd.DataFrame(self.arrays[name][:n], index=index, columns=cols)
                   for name, cols in columns.items()}
         frames["area_frequency_hz"] = self._frequency_frame(start, frames["area_frequency_hz"])
-        m = self.market
-        market_index = pd.DatetimeIndex(
-            pd.Timestamp(start) + pd.to_timedelta(np.asarray(m.starts_ms, dtype=np.int64), "ms"),
-            name="time")
-        frames["market_price"] = pd.DataFrame(m.prices, index=market_index, dtype=float)
-        frames["market_award_mw"] = pd.DataFrame(m.awards, index=market_index, dtype=float).fillna(0.0)
-        if settlement:
-            frames.update(self._market_frames(start, market_index))
-        elif m.security:  # the security check's tables (no settlement needed) for the plots
-            frames.update(self._security_frames(market_index))
-        frames.update(self.stages.frames(start, m.starts_ms, self.forecast))
+        frames.update(self.market.frames(start, self._metered if settlement else None))
+        frames.update(self.stages.frames(start, self.market.starts_ms, self.forecast))
         return frames
 
-    def _market_frames(self, start, market_index) -> dict[str, pd.DataFrame]:
-        """``market_clearing`` (reliability per interval), ``market_retail_price`` and the settlement."""
-        m = self.market
-        clearing = pd.DataFrame(m.reliability, index=market_index, dtype=float)
-        clearing["cleared_mw"] = np.asarray(m.cleared_mw, dtype=float)
-        clearing["late_orders"] = np.array([m.late.get(t, 0) for t in m.starts_ms], dtype=float)
-        retail = pd.DataFrame([m.retail.get(t, {}) for t in m.starts_ms], index=market_index, dtype=float)
-        frames = {"market_clearing": clearing, "market_retail_price": retail}
-        if m.security:  # market.security: the check's columns and the award changes
-            security = self._security_frames(market_index)
-            for column in security["market_security"].columns:
-                clearing[column] = security["market_security"][column].to_numpy()
-            frames["market_redispatch_mw"] = security["market_redispatch_mw"]
-        return {**frames, **self.settlement(start)}
-
-    def _security_frames(self, market_index) -> dict[str, pd.DataFrame]:
-        """The security check's columns of ``market_clearing`` (as ``market_security``) and
-        ``market_redispatch_mw``, a row per cleared interval."""
-        m = self.market
-        return {
-            "market_security": pd.DataFrame([m.security.get(t, {}) for t in m.starts_ms],
-                                            index=market_index, dtype=float),
-            "market_redispatch_mw": pd.DataFrame([m.redispatch.get(t, {}) for t in m.starts_ms],
-                                                 index=market_index, dtype=float).fillna(0.0)}
-
     def settlement(self, start) -> dict[str, pd.DataFrame]:
-        """``market_metered_mw`` and ``market_settlement`` of every complete interval.
+        """``market_metered_mw`` and ``market_settlement`` of every complete interval
+        (:meth:`~hierarchy.sim.market_records.MarketRecords.settlement`)."""
+        return self.market.settlement(start, self._metered)
 
-        Each participant's metered mean output over the interval is settled
-        against its award with :func:`market_control.settlement.settle_dual`
-        (clearing price of its area, ``market.imbalance_penalty``); with a
-        day-ahead stage its day-ahead award at the day-ahead price, with
-        continuous trading its trades at their prices (two settlements).
-        """
-        if self._settlement is None:
-            from market_control.settlement import DayAhead, interval_means, settle_dual
-
-            rows = interval_means(self.arrays["participant_p_mw"], self.steps_done, self._step_ms,
-                                   self.market.starts_ms, self._interval_ms)
-            done, metered, money = [], [], []
-            area_of: dict[str, str | None] = {}  # participant -> area, looked up once
-            for i, mean_mw in rows:
-                actual = dict(zip(self.meter.names, mean_mw.tolist()))
-                awards = self.market.awards[i]
-                for name in awards:  # an award no meter knows of delivered nothing measurable
-                    actual.setdefault(name, 0.0)
-                price = self.market.prices[i]
-                for n in actual:
-                    if n not in area_of:
-                        area_of[n] = self.meter.area_of(n)
-                stages = {}
-                day_ahead = self.stages.day_ahead_position(self.market.starts_ms[i])
-                if day_ahead is not None:
-                    for name in day_ahead[0]:
-                        actual.setdefault(name, 0.0)
-                        if name not in area_of:
-                            area_of[name] = self.meter.area_of(name)
-                    stages["day_ahead"] = DayAhead(day_ahead[0], _area_prices(day_ahead[1], actual, area_of))
-                if self._continuous:
-                    stages["traded_value_per_h"] = self.market.traded[i]
-                system = price.get("system", np.nan)
-                area_price = {n: price.get(area_of[n], system) for n in actual}
-                s = settle_dual(awards, actual, area_price, self._penalty, self._interval_ms / 3_600_000,
-                                **stages)
-                done.append(self.market.starts_ms[i])
-                metered.append(actual)
-                row = {**s.total, "energy_account": s.energy_account,
-                       "imbalance_account": s.imbalance_account, "residual": s.residual}
-                if self.stages.slots:
-                    row["day_ahead_account"] = s.day_ahead_account
-                if self.market.security:
-                    row = _with_redispatch(row, self.market.redispatch_money.get(self.market.starts_ms[i], {}))
-                money.append(row)
-            index = pd.DatetimeIndex(
-                pd.Timestamp(start) + pd.to_timedelta(np.asarray(done, dtype=np.int64), "ms"), name="time")
-            self._settlement = {
-                "market_metered_mw": pd.DataFrame(metered, index=index, dtype=float),
-                "market_settlement": pd.DataFrame(money, index=index, dtype=float).fillna(0.0)}
-        return self._settlement
+    def _metered(self) -> tuple[np.ndarray, int]:
+        """The participants' metered output per step [MW] and the number of steps done."""
+        return self.arrays["participant_p_mw"], self.steps_done
 
     def events_frame(self, start) -> pd.DataFrame:
         times = [pd.Timestamp(start) + pd.Timedelta(milliseconds=t) for t, *_ in self.events]
@@ -522,139 +386,6 @@ class Recorder:
             "kind": [e[1] for e in self.events], "target": [e[2] for e in self.events],
             "detail": [e[3] for e in self.events],
         })
-
-
-@dataclass
-class _MeterPlan:
-    """Which market participant each element's output is metered under.
-
-    ``owner[table]`` holds a participant column per element (-1: none);
-    ``upstream`` and ``losses`` are the columns of the upstream grid
-    (ext_grid injection, import positive) and of the branch losses
-    (negative), so that the columns sum to zero by the power balance.
-    """
-
-    names: list
-    owner: dict
-    upstream: int
-    losses: int
-    upstream_area: str | None
-
-    def rows(self, p_mw: dict, energised: dict, ext_grid_mw, losses_mw) -> np.ndarray:
-        """Participant outputs [MW] from element powers (pandapower signs), per row.
-
-        ``p_mw[table]`` and ``energised[table]`` are ``(n,)`` for one state
-        or ``(n_steps, n)``; ``ext_grid_mw`` and ``losses_mw`` are the total
-        ext_grid supply and branch losses, scalars or ``(n_steps,)``.
-        """
-        from hierarchy.plant.plant import INJECTION_TABLES
-
-        out = 0.0
-        for table, owner in self.owner.items():
-            injection = INJECTION_TABLES[table] * p_mw[table] * energised[table]
-            injection = np.where(np.isnan(injection), 0.0, injection)
-            out = out + injection @ self._one_hot(table, owner)
-        out = out[..., 1:] if np.ndim(out) else np.zeros(len(self.names))
-        out[..., self.upstream] += ext_grid_mw
-        out[..., self.losses] -= np.where(np.isnan(losses_mw), 0.0, losses_mw)
-        return out
-
-    def _one_hot(self, table: str, owner: np.ndarray) -> np.ndarray:
-        """``(n, 1 + n_participants)``: 1 at each element's column (column 0: nobody)."""
-        cache = self.__dict__.setdefault("_one_hot_cache", {})
-        if table not in cache:
-            matrix = np.zeros((owner.size, len(self.names) + 1))
-            matrix[np.arange(owner.size), owner + 1] = 1.0
-            cache[table] = matrix
-        return cache[table]
-
-    def area_of(self, participant: str) -> str | None:
-        """Area whose price a participant settles at (the ext_grid's for upstream and losses)."""
-        return participant.split("/", 1)[0] if "/" in participant else self.upstream_area
-
-
-def _balance_rows(p_mw: dict, load_p_mw: np.ndarray, shed_mw: np.ndarray | None, energised: dict,
-                  gen_slack_mw, ext_grid_mw, losses_mw, curtailed_mw) -> np.ndarray:
-    """The :data:`SYSTEM_COLUMNS` [MW] of one state (arrays ``(n,)``) or of
-    several (``(n_steps, n)``; scalars become ``(n_steps,)``).
-
-    ``p_mw`` per injection table as the plant sets it (pandapower signs),
-    ``load_p_mw`` the consumption as solved (load damping and shedding in),
-    ``shed_mw`` the demand disconnected by load shedding (or None).
-    """
-    def total(x):
-        return np.sum(x, axis=-1)
-
-    load = total(load_p_mw * energised["load"])
-    not_served = total(p_mw["load"] * (1.0 - energised["load"]))
-    if shed_mw is not None:
-        not_served = not_served + total(shed_mw * energised["load"])
-    generation = total(p_mw["sgen"] * energised["sgen"]) + total(p_mw["gen"] * energised["gen"])
-    generation = generation + gen_slack_mw  # distributed slack shares
-    storage = total(p_mw["storage"] * energised["storage"])
-    columns = [load, generation, storage, np.maximum(ext_grid_mw, 0.0),
-               np.maximum(-np.asarray(ext_grid_mw), 0.0), losses_mw,
-               np.maximum(curtailed_mw, 0.0), not_served]
-    return np.stack(np.broadcast_arrays(*columns), axis=-1).astype(float)
-
-
-def _meter_plan(rt, area_ids: list) -> _MeterPlan:
-    """Participants named as the areas name them in their orders (area_control.aggregation)."""
-    from area_control.aggregation import (
-        LOAD,
-        OTHER_GENERATION,
-        OTHER_STORAGE,
-        unit_participant,
-    )
-
-    names: list = []
-    column: dict = {}
-
-    def col(name: str) -> int:
-        if name not in column:
-            column[name] = len(names)
-            names.append(name)
-        return column[name]
-
-    plant = rt.plant
-    owner = {t: np.full(len(plant.net[t]), -1, dtype=int) for t in plant.tables}
-    for g in rt.groups:
-        if g.table not in owner:
-            continue
-        for a, rows in g.by_area.items():
-            for r in rows:
-                owner[g.table][g.positions[r]] = col(unit_participant(area_ids[a], g.id, g.kind, g.unit_ids[r]))
-    rest = {"load": LOAD, "sgen": OTHER_GENERATION, "gen": OTHER_GENERATION, "storage": OTHER_STORAGE}
-    for area in area_ids:
-        col(f"{area}/{LOAD}")
-        col(f"{area}/{OTHER_GENERATION}")
-    for table, own in owner.items():
-        free = np.flatnonzero(own < 0)
-        if free.size:
-            areas = rt.area_of_bus[plant.element_bus_positions(table, free)]
-            own[free] = [col(f"{area_ids[a]}/{rest[table]}") for a in areas]
-    ext = rt.export_matrices["ext_grid"]
-    upstream_area = area_ids[int(np.argmax(ext[:, 0]))] if ext.size else None
-    return _MeterPlan(names, owner, col("upstream"), col("losses"), upstream_area)
-
-
-def _with_redispatch(row: dict, payments: dict) -> dict:
-    """A settlement row with the redispatch payments added to the participants and paid
-    by the ``redispatch_account`` (:func:`market_control.service_levels.redispatch_payments`)."""
-    row = dict(row)
-    for name, amount in payments.items():
-        row[name] = row.get(name, 0.0) + amount
-    row["redispatch_account"] = -math.fsum(payments.values())
-    row["residual"] = math.fsum(value for key, value in row.items() if key != "residual")
-    return row
-
-
-def _area_prices(price, names, area_of: dict) -> dict[str, float]:
-    """Participant -> the price of its area [per MWh], from one price or area -> price."""
-    if not isinstance(price, dict):
-        return {n: float(price) for n in names}
-    system = float(np.mean(list(price.values()))) if price else np.nan
-    return {n: float(price.get(area_of[n], system)) for n in names}
 
 
 def _nansum(values: np.ndarray) -> float:

@@ -205,7 +205,7 @@ class SecurityStep:
         # trading, which pays the trades only: there the redispatch pays each move in full
         paid_at = {name: 0.0 for name in price_of} if self.continuous else price_of
         up_mw = sum(mw for block, mw in used if block.up)
-        rec.security(start_ms, {
+        rec.market.security_check(start_ms, {
             "security_violations": float(violated.size),
             "security_unresolved": float(left.size),
             "redispatch_mw": float(up_mw),

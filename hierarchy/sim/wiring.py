@@ -1,13 +1,13 @@
-"""Builder steps that need the grid: areas, unit groups, coordinators, market.
+"""Builder steps that need the grid: areas, unit groups, coordinators.
 
-Unit groups are constructed in :mod:`hierarchy.sim.wiring_units` (re-exported here).
+Unit groups are constructed in :mod:`hierarchy.sim.wiring_units` (re-exported
+here), the market and what serves it in :mod:`hierarchy.sim.wiring_market`.
 
 Each function checks what it builds against the grid and raises a
 :class:`~hierarchy.scenario.ScenarioError` naming the scenario key path.
 """
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
@@ -15,12 +15,11 @@ import numpy as np
 
 from hierarchy.kernel import registry
 from hierarchy.messages import StorageInfo, UnitGroupInfo
-from hierarchy.scenario import Scenario, ScenarioError
+from hierarchy.scenario import ScenarioError
 from hierarchy.sim.groups import UnitGroup
 from hierarchy.sim.wiring_units import GROUP_PARAMS, build_groups, check_param_type
 
-__all__ = ["assign_areas", "build_groups", "group_infos", "coordinator_for", "market_for",
-           "day_ahead_market_for",
+__all__ = ["assign_areas", "build_groups", "group_infos", "coordinator_for",
            "area_net_export_matrices", "check_event_targets", "check_param_type", "GROUP_PARAMS"]
 
 
@@ -248,101 +247,6 @@ def _check_participation(factors: Any, infos, path: str) -> None:
         check_param_type(1.0, factor, f"{path}.{key}", per_unit=False, allow_none=False)
         if factor < 0:
             raise ScenarioError(f"{path}.{key}", f"must be at least 0; got {factor}")
-
-
-def market_for(scenario: Scenario):
-    """The market operator, or None when ``market.mechanism`` is ``none``.
-
-    Every market is constructed with the keyword arguments ``price_cap``
-    [per MWh], ``reserve_fraction_of_load`` [pu] and ``reserve_largest_unit``
-    (``market.reserve``); economic dispatch also with ``transfer_limits``
-    (``{(area, area): MW}`` or None), a market class of one's own
-    (``package.module:Class``, a subclass of :class:`market_control.base.Market`)
-    only when ``market.transfer_limits`` are given. Checks first that
-    transfer limits name areas and that every unit's ``customer_class``
-    has a tariff.
-
-    Raises
-    ------
-    ScenarioError
-        At ``market.mechanism`` when the class cannot be imported, is not a
-        ``Market``, or does not take those arguments.
-    """
-    market = scenario.market
-    _check_market_references(scenario)
-    if market.mechanism == "none":
-        return None
-    try:
-        cls = registry.resolve("market", market.mechanism)
-    except registry.PolicyLoadError as exc:
-        raise ScenarioError("market.mechanism", str(exc)) from None
-    kwargs: dict[str, Any] = {"price_cap": market.price_cap,
-                              "reserve_fraction_of_load": market.reserve.fraction_of_load,
-                              "reserve_largest_unit": market.reserve.largest_unit}
-    builtin = market.mechanism in registry.BUILTIN["market"]
-    if market.mechanism == "economic_dispatch" or (not builtin and market.transfer_limits):
-        kwargs["transfer_limits"] = {tuple(t.between): t.limit_mw
-                                     for t in market.transfer_limits} or None
-    return cls(**kwargs) if builtin else _user_market(cls, market.mechanism, kwargs)
-
-
-def day_ahead_market_for(scenario: Scenario):
-    """The day-ahead mechanism (``market.day_ahead.mechanism``), constructed as the built-in
-    per-interval markets are (see :func:`market_for`).
-
-    Raises
-    ------
-    ScenarioError
-        At ``market.day_ahead`` when ``time.start`` does not fall on the
-        ``market.interval`` grid of a day (the slots, which start at
-        midnight, would not line up with the delivery intervals).
-    """
-    market, day_ahead = scenario.market, scenario.market.day_ahead
-    start = scenario.time.start
-    offset_ms = ((start.hour * 60 + start.minute) * 60 + start.second) * 1000 + start.microsecond // 1000
-    if offset_ms % market.interval:
-        raise ScenarioError("market.day_ahead", f"time.start {start:%H:%M:%S} is not on the "
-                            f"market.interval grid from midnight: the day-ahead slots would not "
-                            f"line up with the delivery intervals")
-    kwargs: dict[str, Any] = {"price_cap": market.price_cap,
-                              "reserve_fraction_of_load": market.reserve.fraction_of_load,
-                              "reserve_largest_unit": market.reserve.largest_unit}
-    if day_ahead.mechanism == "economic_dispatch":
-        kwargs["transfer_limits"] = {tuple(t.between): t.limit_mw
-                                     for t in market.transfer_limits} or None
-    return registry.resolve("market", day_ahead.mechanism)(**kwargs)
-
-
-def _user_market(cls: type, name: str, kwargs: dict[str, Any]):
-    """Construct a user's market class, its misfit a ScenarioError at ``market.mechanism``."""
-    try:
-        inspect.signature(cls).bind(**kwargs)
-    except TypeError as exc:
-        raise ScenarioError("market.mechanism", f"{name} must accept the keyword arguments "
-                                                f"{', '.join(kwargs)} ({exc})") from None
-    except ValueError:  # no signature to inspect (a C-implemented __init__): try the call
-        pass
-    try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as exc:
-        raise ScenarioError("market.mechanism", f"{name}: {type(exc).__name__}: {exc}") from None
-
-
-def _check_market_references(scenario: Scenario) -> None:
-    """Transfer limits name areas; customer classes other than ``default`` name tariffs."""
-    areas = [area.id for area in scenario.areas]
-    for index, interface in enumerate(scenario.market.transfer_limits):
-        for area in interface.between:
-            if area not in areas:
-                raise ScenarioError(f"market.transfer_limits[{index}].between",
-                                    f"no area {area!r}; areas: {', '.join(areas)}")
-    tariffs = scenario.market.tariffs
-    for index, unit in enumerate(scenario.units):
-        cls = unit.params.get("customer_class", "default")
-        if cls != "default" and cls not in tariffs:
-            valid = ", ".join(sorted(tariffs)) or "none given"
-            raise ScenarioError(f"units[{index}].params.customer_class",
-                                f"no tariff {cls!r} in market.tariffs (tariffs: {valid})")
 
 
 def area_net_export_matrices(net, area_of_bus: np.ndarray, groups):
