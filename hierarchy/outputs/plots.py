@@ -1,8 +1,8 @@
 """Plots of one run's timeseries: voltage band, line loading, net export,
-frequency, market price and battery state of charge; :func:`make_plots`
-writes them with the one-line diagram (:mod:`hierarchy.outputs.plots_grid`),
-the market's plots (:mod:`hierarchy.outputs.plots_market`: security check,
-market stages, forecast errors) and the one-page overview
+frequency and battery state of charge; :func:`make_plots` writes them with
+the one-line diagram (:mod:`hierarchy.outputs.plots_grid`), the market's
+plots (:mod:`hierarchy.outputs.plots_market`: clearing price, security
+check, market stages, forecast errors) and the one-page overview
 (:mod:`hierarchy.outputs.plots_overview`).
 
 Input are the wide tables of the output contract (DESIGN.md, "Outputs (v1
@@ -50,6 +50,13 @@ from hierarchy.outputs.plot_base import (  # noqa: F401 - re-exported: compare.p
     title_of,
     usable,
 )
+from hierarchy.outputs.plots_market import (  # re-exported: the clearing price's plot is public here
+    plot_forecast_error,
+    plot_market_price,
+    plot_market_security,
+    plot_market_stages,
+    price_axis_top,
+)
 
 __all__ = [
     "make_plots", "plot_voltage_band", "plot_line_loading", "plot_net_export",
@@ -60,10 +67,6 @@ __all__ = [
 
 #: Frequency plot: more rows than this are drawn from time bins (fewer are drawn as they are).
 FREQUENCY_MAX_POINTS = 20_000
-#: Market price plot: a price this many 10-90 % spreads above the median is a spike ...
-SPIKE_SPREADS = 5.0
-#: ... and spikes are left off scale when they are at most this share of the prices.
-SPIKE_MAX_SHARE = 0.2
 
 
 def plot_voltage_band(bus_vm_pu: pd.DataFrame | None, *,
@@ -275,87 +278,6 @@ def plot_frequency(area_frequency_hz: pd.DataFrame | None, *, title: str = "",
     return figure
 
 
-def price_axis_top(values: np.ndarray) -> float | None:
-    """Upper y limit [currency/MWh] that leaves rare price spikes off scale, or None.
-
-    A spike is a price more than :data:`SPIKE_SPREADS` spreads above the
-    median, the spread being the 10th-90th percentile range (at least 1 %
-    of the median's magnitude, and at least 1): scarcity prices at the cap
-    are spikes, an evening peak at twice the base price is not. When no
-    more than :data:`SPIKE_MAX_SHARE` of the prices are spikes, the limit is
-    the highest other price plus 10 % of the other prices' range; otherwise
-    (or without spikes) None: the plot keeps every value on scale.
-    """
-    finite = np.asarray(values, dtype=float).ravel()
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return None
-    median = float(np.median(finite))
-    low, high = np.percentile(finite, [10.0, 90.0])
-    spread = max(float(high - low), 0.01 * abs(median), 1.0)
-    spikes = finite > median + SPIKE_SPREADS * spread
-    if not spikes.any() or spikes.mean() > SPIKE_MAX_SHARE:
-        return None
-    rest = finite[~spikes]
-    return float(rest.max() + 0.1 * max(float(rest.max() - min(rest.min(), 0.0)), 1.0))
-
-
-def _mark_off_scale(ax: Axes, x: np.ndarray, frame: pd.DataFrame, top: float,
-                    centred: bool = False) -> None:
-    """A triangle at the top edge over each interval (or bin, ``centred`` at ``x``) whose
-    price is above ``top``."""
-    values = frame.to_numpy(dtype=float)
-    if len(x) > 1 and not centred:  # over the middle of the (step-post) interval
-        x = x + np.sort(np.diff(x))[(len(x) - 1) // 2] / 2
-    above = np.isfinite(values) & (values > top)
-    colors = [line.get_color() for line in ax.get_lines()]
-    x_edge = ax.get_xaxis_transform()  # x in data, y in axes fraction
-    for k in range(frame.shape[1]):
-        rows = np.flatnonzero(above[:, k])
-        if rows.size:
-            ax.plot(x[rows], np.full(rows.size, 0.985), ls="none", marker="^", ms=7,
-                    color=colors[k % len(colors)] if colors else "C3", transform=x_edge,
-                    clip_on=False, label="_off scale")
-    n_spikes, peak = int(above.any(axis=1).sum()), float(np.nanmax(values))
-    unit = "bin" if centred else "interval"
-    ax.annotate(f"▲ {n_spikes} {unit}{'s' if n_spikes != 1 else ''} off scale, up to {peak:g}",
-                xy=(0.01, 0.97), xycoords="axes fraction", va="top", fontsize="small",
-                bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
-
-
-def plot_market_price(market_price: pd.DataFrame | None, *, title: str = "") -> Figure | None:
-    """Clearing price per delivery interval [currency/MWh], one step line per
-    area (or ``system``).
-
-    Rare spikes (scarcity prices at the price cap) would flatten the rest:
-    the y axis then stops above the other prices (:func:`price_axis_top`)
-    and each off-scale interval is marked by a triangle at the top edge,
-    with their number and the highest price written in the corner.
-    """
-    frame = usable(market_price)
-    if frame is None:
-        return None
-    x, xlabel = time_values(frame.index)
-    width = bin_width(frame.index)  # a year of hourly prices: bins, or the steps fill the axes
-    figure, (ax,) = new_figure(title_of(title, "market clearing price"), "price [currency/MWh]")
-    if width is None:
-        plot_series(ax, x, frame, step=True)
-    else:
-        plot_binned(ax, frame, width, max_lines=MAX_BINNED_LINES)
-    top = price_axis_top(frame.to_numpy()) if frame.shape[1] <= MAX_LINES else None
-    if top is not None:
-        bottom = min(float(np.nanmin(frame.to_numpy(dtype=float))), 0.0)
-        ax.set_ylim(bottom - 0.05 * (top - bottom), top)
-        if width is None:
-            _mark_off_scale(ax, x, frame, top)
-        else:  # each bin holding a spike
-            highest = frame.resample(width).max()
-            _mark_off_scale(ax, centres(highest.index, width), highest, top, centred=True)
-    format_time_axis(ax, frame.index, f"{xlabel} (delivery interval start)" + bin_note(width))
-    legend(ax)
-    return figure
-
-
 def plot_battery_soc(battery_soc: pd.DataFrame | None, *, title: str = "") -> Figure | None:
     """State of charge of each battery [pu of capacity]."""
     frame = usable(battery_soc)
@@ -371,12 +293,6 @@ def plot_battery_soc(battery_soc: pd.DataFrame | None, *, title: str = "") -> Fi
                      xlabel + bin_note(width, "lines = mean, band = min-max of all"))
     legend(ax)
     return figure
-
-
-def _market_plots():
-    from hierarchy.outputs import plots_market  # (it builds on this module)
-
-    return plots_market
 
 
 def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[str], *,
@@ -432,11 +348,11 @@ def make_plots(frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike[st
                                                 events=get("events")),
         "market_price.png": lambda: plot_market_price(get("market_price"), title=title),
         "battery_soc.png": lambda: plot_battery_soc(get("battery_soc"), title=title),
-        "market_security.png": lambda: _market_plots().plot_market_security(
+        "market_security.png": lambda: plot_market_security(
             get("market_security"), get("market_redispatch_mw"), title=title),
-        "market_stages.png": lambda: _market_plots().plot_market_stages(
+        "market_stages.png": lambda: plot_market_stages(
             get("market_day_ahead_price"), get("market_price"), get("market_trades"), title=title),
-        "forecast_error.png": lambda: _market_plots().plot_forecast_error(
+        "forecast_error.png": lambda: plot_forecast_error(
             get("market_forecast_mw"), get("market_day_ahead_forecast_mw"), title=title),
         "grid.png": lambda: plot_grid(geometry, get("bus_vm_pu"), get("line_loading_percent"),
                                       get("trafo_loading_percent"), v_band_pu=v_band_pu,

@@ -1,7 +1,7 @@
-"""Plots of the market: day-ahead against intraday prices, forecast errors, the security check.
+"""Plots of the market: clearing prices, day-ahead against intraday prices, forecast errors, the security check.
 
-Input are the tables of the output contract (``market_day_ahead_price``,
-``market_price``, ``market_trades``, ``market_forecast_mw``,
+Input are the tables of the output contract (``market_price``, ``market_day_ahead_price``,
+``market_trades``, ``market_forecast_mw``,
 ``market_day_ahead_forecast_mw``, ``market_security``,
 ``market_redispatch_mw``); a missing or empty one gives no plot.
 Built like :mod:`hierarchy.outputs.plots` (``Figure`` objects, no pyplot).
@@ -10,26 +10,116 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from hierarchy.outputs.plot_base import (
+    MAX_BINNED_LINES,
+    MAX_LINES,
     bin_note,
     bin_width,
+    centres,
     format_time_axis,
     legend,
     new_figure,
     plot_binned,
+    plot_series,
     step_post,
     time_values,
     title_of,
     usable,
 )
-from hierarchy.outputs.plots import _mark_off_scale, price_axis_top
 
-__all__ = ["plot_market_stages", "plot_forecast_error", "plot_market_security"]
+__all__ = ["plot_market_price", "plot_market_stages", "plot_forecast_error", "plot_market_security",
+           "price_axis_top"]
 
 KINDS = ("load", "pv", "wind")
+#: Market price plot: a price this many 10-90 % spreads above the median is a spike ...
+SPIKE_SPREADS = 5.0
+#: ... and spikes are left off scale when they are at most this share of the prices.
+SPIKE_MAX_SHARE = 0.2
+
+
+def price_axis_top(values: np.ndarray) -> float | None:
+    """Upper y limit [currency/MWh] that leaves rare price spikes off scale, or None.
+
+    A spike is a price more than :data:`SPIKE_SPREADS` spreads above the
+    median, the spread being the 10th-90th percentile range (at least 1 %
+    of the median's magnitude, and at least 1): scarcity prices at the cap
+    are spikes, an evening peak at twice the base price is not. When no
+    more than :data:`SPIKE_MAX_SHARE` of the prices are spikes, the limit is
+    the highest other price plus 10 % of the other prices' range; otherwise
+    (or without spikes) None: the plot keeps every value on scale.
+    """
+    finite = np.asarray(values, dtype=float).ravel()
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return None
+    median = float(np.median(finite))
+    low, high = np.percentile(finite, [10.0, 90.0])
+    spread = max(float(high - low), 0.01 * abs(median), 1.0)
+    spikes = finite > median + SPIKE_SPREADS * spread
+    if not spikes.any() or spikes.mean() > SPIKE_MAX_SHARE:
+        return None
+    rest = finite[~spikes]
+    return float(rest.max() + 0.1 * max(float(rest.max() - min(rest.min(), 0.0)), 1.0))
+
+
+def _mark_off_scale(ax: Axes, x: np.ndarray, frame: pd.DataFrame, top: float,
+                    centred: bool = False) -> None:
+    """A triangle at the top edge over each interval (or bin, ``centred`` at ``x``) whose
+    price is above ``top``."""
+    values = frame.to_numpy(dtype=float)
+    if len(x) > 1 and not centred:  # over the middle of the (step-post) interval
+        x = x + np.sort(np.diff(x))[(len(x) - 1) // 2] / 2
+    above = np.isfinite(values) & (values > top)
+    colors = [line.get_color() for line in ax.get_lines()]
+    x_edge = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    for k in range(frame.shape[1]):
+        rows = np.flatnonzero(above[:, k])
+        if rows.size:
+            ax.plot(x[rows], np.full(rows.size, 0.985), ls="none", marker="^", ms=7,
+                    color=colors[k % len(colors)] if colors else "C3", transform=x_edge,
+                    clip_on=False, label="_off scale")
+    n_spikes, peak = int(above.any(axis=1).sum()), float(np.nanmax(values))
+    unit = "bin" if centred else "interval"
+    ax.annotate(f"▲ {n_spikes} {unit}{'s' if n_spikes != 1 else ''} off scale, up to {peak:g}",
+                xy=(0.01, 0.97), xycoords="axes fraction", va="top", fontsize="small",
+                bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
+
+
+def plot_market_price(market_price: pd.DataFrame | None, *, title: str = "") -> Figure | None:
+    """Clearing price per delivery interval [currency/MWh], one step line per
+    area (or ``system``).
+
+    Rare spikes (scarcity prices at the price cap) would flatten the rest:
+    the y axis then stops above the other prices (:func:`price_axis_top`)
+    and each off-scale interval is marked by a triangle at the top edge,
+    with their number and the highest price written in the corner.
+    """
+    frame = usable(market_price)
+    if frame is None:
+        return None
+    x, xlabel = time_values(frame.index)
+    width = bin_width(frame.index)  # a year of hourly prices: bins, or the steps fill the axes
+    figure, (ax,) = new_figure(title_of(title, "market clearing price"), "price [currency/MWh]")
+    if width is None:
+        plot_series(ax, x, frame, step=True)
+    else:
+        plot_binned(ax, frame, width, max_lines=MAX_BINNED_LINES)
+    top = price_axis_top(frame.to_numpy()) if frame.shape[1] <= MAX_LINES else None
+    if top is not None:
+        bottom = min(float(np.nanmin(frame.to_numpy(dtype=float))), 0.0)
+        ax.set_ylim(bottom - 0.05 * (top - bottom), top)
+        if width is None:
+            _mark_off_scale(ax, x, frame, top)
+        else:  # each bin holding a spike
+            highest = frame.resample(width).max()
+            _mark_off_scale(ax, centres(highest.index, width), highest, top, centred=True)
+    format_time_axis(ax, frame.index, f"{xlabel} (delivery interval start)" + bin_note(width))
+    legend(ax)
+    return figure
 
 
 def plot_market_stages(day_ahead_price: pd.DataFrame | None, market_price: pd.DataFrame | None,
