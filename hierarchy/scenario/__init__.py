@@ -2,11 +2,16 @@
 
 * :mod:`~hierarchy.scenario.load`: :func:`load_scenario`, the resolved
   scenario and the one-line :class:`ScenarioError` naming the key path;
-* :mod:`~hierarchy.scenario.schema`: the pydantic models of the top-level
-  sections (grid, time, profiles, control, frequency, outputs) and the
-  shared field types (durations, element and bus names);
-* :mod:`~hierarchy.scenario.sections`: the models of areas, units, market,
-  tariffs, communication and events.
+* :mod:`~hierarchy.scenario.schema`: the base model and the shared field
+  types (durations, times of day, element and bus names, policy names);
+* :mod:`~hierarchy.scenario.run_settings`: the sections that set up the
+  run (grid, time, profiles, control, frequency, outputs);
+* :mod:`~hierarchy.scenario.sections`: areas, units, communication, events;
+* :mod:`~hierarchy.scenario.market`: the market section and its tariffs;
+  :mod:`~hierarchy.scenario.market_stages` its day-ahead stage, continuous
+  trading and forecasts, :mod:`~hierarchy.scenario.security` its security
+  check and customer classes;
+* :mod:`~hierarchy.scenario.additions`: the elements a scenario adds.
 
 Nothing here imports pandapower or a tier: a scenario is checked against
 the grid itself only when it is built (:mod:`hierarchy.sim.build`).

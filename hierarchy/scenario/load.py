@@ -54,28 +54,29 @@ from pydantic.json_schema import SkipJsonSchema
 from hierarchy.kernel.durations import format_duration
 from hierarchy.scenario.market_stages import ForecastConfig
 from hierarchy.scenario.additions import AddConfig
-from hierarchy.scenario.schema import (
-    Config,
+from hierarchy.scenario.market import TARIFF_KINDS, MarketConfig
+from hierarchy.scenario.run_settings import (
     ControlConfig,
     FrequencyConfig,
     GridConfig,
-    Identifier,
-    KeyPathError,
     OutputsConfig,
     ProfilesConfig,
-    StrictInt,
     TimeConfig,
+)
+from hierarchy.scenario.schema import (
+    Config,
+    Identifier,
+    KeyPathError,
+    StrictInt,
     describe,
     is_datetime_like,
     to_datetime,
 )
 from hierarchy.scenario.sections import (
     EVENT_KINDS,
-    TARIFF_KINDS,
     AreaConfig,
     CommunicationConfig,
     Event,
-    MarketConfig,
     UnitConfig,
 )
 

@@ -10,43 +10,31 @@
   not a rule of the market operator.
 
 The cross-checks against ``market.mechanism``, ``market.interval`` and
-``market.gate_closure`` are in :class:`hierarchy.scenario.sections.MarketConfig`.
+``market.gate_closure`` are in :class:`hierarchy.scenario.market.MarketConfig`.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    BeforeValidator,
     Field,
     ValidationInfo,
-    WithJsonSchema,
     model_serializer,
     model_validator,
 )
 
 from hierarchy.kernel.durations import format_duration
-from hierarchy.scenario.schema import Config, FiniteFloat, KeyPathError, PositiveDuration
+from hierarchy.scenario.schema import Config, FiniteFloat, KeyPathError, PositiveDuration, TimeOfDay
 
 __all__ = ["DayAheadConfig", "ContinuousConfig", "KindForecast", "ForecastConfig", "DAY_MS"]
 
 DAY_MS = 86_400_000
 
 
-def _time_of_day(value: Any) -> str:
-    from hierarchy.scenario.sections import _hhmm  # (sections imports this module)
-
-    return _hhmm(value)
-
-
-ClockTime = Annotated[str, BeforeValidator(_time_of_day),
-                      WithJsonSchema({"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}$"})]
-
-
 class DayAheadConfig(Config):
     """The day-ahead stage: gate closure (time of day), slot length, horizon, mechanism."""
 
-    gate_closure: ClockTime = "12:00"
+    gate_closure: TimeOfDay = "12:00"
     slot: PositiveDuration = 3_600_000
     horizon: PositiveDuration = DAY_MS
     mechanism: Literal["double_auction", "economic_dispatch"] = "double_auction"

@@ -1,10 +1,14 @@
-"""Typed model of the scenario file (v1): field types and the simple sections.
+"""Typed model of the scenario file (v1): the base model and the field types.
 
 The attribute names are the YAML keys of DESIGN.md, "Scenario file (v1)".
-Durations are ``int`` milliseconds, ``time.start`` a ``datetime``. Areas,
-units, links, market and events are in :mod:`hierarchy.scenario.sections`; the
-root model, loading, error reporting and the JSON Schema in
-:mod:`hierarchy.scenario`.
+Durations are ``int`` milliseconds, ``time.start`` a ``datetime``, times of
+day ``HH:MM`` text. The sections are built of these: grid, time, profiles,
+control, frequency and outputs in :mod:`hierarchy.scenario.run_settings`;
+areas, units, links and events in :mod:`hierarchy.scenario.sections`; the
+market in :mod:`hierarchy.scenario.market` (its stages, forecasts and
+security check in :mod:`hierarchy.scenario.market_stages` and
+:mod:`hierarchy.scenario.security`); the root model, loading, error
+reporting and the JSON Schema in :mod:`hierarchy.scenario`.
 
 Validators raise :class:`KeyPathError`, a ``ValueError`` that carries the
 key path relative to the model it was raised in, so that the loader can
@@ -16,21 +20,18 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AllowInfNan,
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Discriminator,
     Field,
     PlainSerializer,
     Strict,
-    Tag,
     ValidationInfo,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
@@ -49,9 +50,7 @@ __all__ = [
     "bus_name", "Identifier",
     "FiniteFloat", "Probability", "StrictInt", "StrictBool", "TierPair", "StartTime",
     "ScenarioJsonSchema",
-    "element_name", "policy_name", "is_datetime_like", "to_datetime",
-    "UpstreamMachine", "GridConfig", "TimeConfig", "ProfilesConfig", "ControlConfig",
-    "FrequencyConfig", "OutputsConfig",
+    "element_name", "policy_name", "is_datetime_like", "to_datetime", "TimeOfDay", "FilePath",
 ]
 
 #: pandapower tables an element name may refer to
@@ -313,32 +312,6 @@ TierPair = Annotated[tuple[Literal["unit", "area", "market"], Literal["unit", "a
                      BeforeValidator(_tier_pair)]
 
 
-# ---------------------------------------------------------------- grid and time
-class UpstreamMachine(Config):
-    """The upstream grid as one finite synchronous machine (swing equation, DESIGN.md)."""
-
-    h_s: FiniteFloat = Field(gt=0, description="inertia constant [s]")
-    s_mva: FiniteFloat = Field(gt=0, description="rating [MVA]")
-    droop: FiniteFloat = Field(0.05, gt=0, description="governor droop [pu]")
-    damping_pu: FiniteFloat = Field(1.0, ge=0, description="load damping [pu/pu]")
-
-
-def _upstream_tag(value: Any) -> str | None:
-    if isinstance(value, str):
-        return "infinite"
-    if isinstance(value, (Mapping, UpstreamMachine)):
-        return "machine"
-    return None
-
-
-Upstream = Annotated[
-    Union[Annotated[Literal["infinite"], Tag("infinite")],
-          Annotated[UpstreamMachine, Tag("machine")]],
-    Discriminator(_upstream_tag, custom_error_type="upstream_type",
-                  custom_error_message="expected 'infinite' or {h_s, s_mva, droop, damping_pu}"),
-]
-
-
 def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
     base_dir = (info.context or {}).get("base_dir")
     if value is None or value.is_absolute() or base_dir is None:
@@ -352,94 +325,22 @@ def _path_text(value: Any) -> Any:
     return value
 
 
+#: a file path, relative to the scenario file (resolved by the validator :func:`_resolve_path`)
 FilePath = Annotated[Path, BeforeValidator(_path_text)]
-_GRID_KEY = {"simbench": "code", "pandapower": "name", "file": "path"}
 
 
-class GridConfig(Config):
-    """The network: ``source`` with ``code`` (simbench), ``name``/``options`` or ``path``."""
-
-    source: Literal["pandapower", "simbench", "file"]
-    code: Annotated[str, Strict()] | None = None
-    name: Annotated[str, Strict()] | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
-    path: FilePath | None = None
-    f0_hz: FiniteFloat = Field(50.0, gt=0, description="nominal frequency [Hz]")
-    upstream: Upstream = "infinite"
-    solver: Literal["lightsim2grid", "pandapower"] = "lightsim2grid"
-
-    _resolve = field_validator("path")(_resolve_path)
-
-    @model_validator(mode="after")
-    def _check_source(self) -> GridConfig:
-        needed = _GRID_KEY[self.source]
-        if getattr(self, needed) is None:
-            raise KeyPathError((needed,), f"required when grid.source is {self.source}")
-        for key in _GRID_KEY.values():
-            if key != needed and getattr(self, key) is not None:
-                raise KeyPathError((key,), f"not used with grid.source {self.source} "
-                                           f"(it takes {needed})")
-        if self.options and self.source != "pandapower":
-            raise KeyPathError(("options",), "only used with grid.source pandapower")
-        if self.name is not None and not self.name.isidentifier():
-            raise KeyPathError(("name",), f"{self.name!r} is not a function name of "
-                                          "pandapower.networks (e.g. create_cigre_network_mv)")
-        return self
+def _time_of_day(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"expected a quoted time \"HH:MM\"; YAML read an unquoted time as the "
+                         f"number {value}")
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":" \
+            or not (value[:2] + value[3:]).isdigit():
+        raise ValueError(f"expected a time \"HH:MM\"; got {describe(value)}")
+    if not (int(value[:2]) < 24 and int(value[3:]) < 60 or value == "24:00"):
+        raise ValueError(f"{value!r} is not a time of day")
+    return value
 
 
-class TimeConfig(Config):
-    """Start, length and physics step of the run."""
-
-    start: StartTime = datetime(2016, 1, 1)
-    duration: PositiveDuration
-    step: PositiveDuration
-
-    @model_validator(mode="after")
-    def _check_step(self) -> TimeConfig:
-        if self.step > self.duration:
-            raise KeyPathError(("step",), f"{format_duration(self.step)} is longer than "
-                                          f"time.duration ({format_duration(self.duration)})")
-        return self
-
-
-class ProfilesConfig(Config):
-    """Where load and generation profiles come from (``path`` for ``csv`` only)."""
-
-    source: Literal["simbench", "csv", "synthetic", "none"] = "synthetic"
-    path: FilePath | None = None
-
-    _resolve = field_validator("path")(_resolve_path)
-
-    @model_validator(mode="after")
-    def _check_path(self) -> ProfilesConfig:
-        if self.source == "csv" and self.path is None:
-            raise KeyPathError(("path",), "required when profiles.source is csv")
-        if self.source != "csv" and self.path is not None:
-            raise KeyPathError(("path",), "only used with profiles.source csv")
-        return self
-
-
-class ControlConfig(Config):
-    """Fixed-point iteration of unit controllers and power flow within a step."""
-
-    tol: FiniteFloat = Field(1e-4, gt=0, description="largest setpoint change [pu of rating]")
-    max_iter: StrictInt = Field(10, ge=1)
-    method: Literal["newton", "relaxation"] = Field(
-        "newton", description="newton: Newton's method for voltage-local policies (volt-var, "
-        "volt-watt), relaxation for the others; relaxation: relaxation for all")
-
-
-class FrequencyConfig(Config):
-    """Integration step of the frequency model while an island is not settled, and how
-    the summary measures RoCoF and settling."""
-
-    step: PositiveDuration = 100
-    rocof_window: PositiveDuration = 500
-    settling_band_hz: FiniteFloat = Field(0.01, gt=0, description="[Hz]")
-
-
-class OutputsConfig(Config):
-    """Results folder (default ``results/<name>``, relative to the working folder)."""
-
-    dir: FilePath | None = None
-    plots: StrictBool = True
+#: a time of day ``HH:MM`` (``24:00``: the end of the day), kept as text
+TimeOfDay = Annotated[str, BeforeValidator(_time_of_day),
+                      WithJsonSchema({"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}$"})]

@@ -4,7 +4,7 @@
 schedule and the redispatch that removes its violations;
 ``market.customer_classes`` gives each tariff class (key accounts …) a
 service level: its priority in load shedding and an optional interruptible
-contract. Both are part of :class:`~hierarchy.scenario.sections.MarketConfig`.
+contract. Both are part of :class:`~hierarchy.scenario.market.MarketConfig`.
 """
 from __future__ import annotations
 
