@@ -169,12 +169,28 @@ class SecurityStep:
 
     def _finish(self, start_ms, clearing, awards, offers_mw, bids_mw, first, last, used, actions, price_of):
         """Report, book the interruptions, and the clearing with the new awards."""
-        from market_control.service_levels import redispatch_payments
-
-        rt, now = self.rt, int(self.rt.env.now)
-        rec = rt.recorder
-        when = _clock(rt, start_ms)
+        now = int(self.rt.env.now)
         violated = first.violated() if first.converged else np.zeros(0, int)
+        left = last.violated() if last.converged and violated.size else np.zeros(0, int)
+        self._report(start_ms, now, first, last, violated, left, actions)
+        delta = {name: awards[name] - clearing.awards.get(name, 0.0) for name in awards
+                 if abs(awards[name] - clearing.awards.get(name, 0.0)) > 0}
+        nan = math.nan
+        bounds = {name: ((awards[name], nan) if change > 0 else (nan, awards[name]))
+                  for name, change in delta.items() if name in self.kind}
+        self._book(start_ms, used, now)
+        self._record(start_ms, first, last, violated, left, used, delta, price_of)
+        if not delta:
+            return clearing
+        if self.continuous:  # the trades, their volume and value, stay as they were
+            return replace(clearing, awards=awards, bounds_mw=bounds)
+        return replace(clearing, awards=awards, offers_accepted_mw=tuple(offers_mw),
+                       bids_accepted_mw=tuple(bids_mw), quantity_mw=float(sum(offers_mw)),
+                       bounds_mw=bounds)
+
+    def _report(self, start_ms: int, now: int, first, last, violated, left, actions) -> None:
+        """Events: the limits the schedule violated, each move and what is still violated."""
+        rec, when = self.rt.recorder, _clock(self.rt, start_ms)
         if not first.converged:
             rec.event(now, "security_violation", "", f"interval {when}: the power flow of the schedule "
                                                      "did not converge; not checked")
@@ -186,7 +202,6 @@ class SecurityStep:
             rec.event(now, "redispatch", action.participant,
                       f"interval {when}: {action.delta_mw:+.4f} MW ({action.label} at "
                       f"{action.price:.2f}/MWh) {action.reason}")
-        left = last.violated() if last.converged and violated.size else np.zeros(0, int)
         if left.size:
             why = ("nothing that may move relieves it" if not actions else
                    f"after {self.config.max_rounds} rounds, or nothing left that relieves it without "
@@ -194,18 +209,17 @@ class SecurityStep:
             rec.event(now, "security_unresolved", last.names[int(left[0])].split()[0],
                       f"interval {when}: still " + _listed([_describe(last, int(c)) for c in left])
                       + f" ({why})")
-        delta = {name: awards[name] - clearing.awards.get(name, 0.0) for name in awards
-                 if abs(awards[name] - clearing.awards.get(name, 0.0)) > 0}
-        nan = math.nan
-        bounds = {name: ((awards[name], nan) if change > 0 else (nan, awards[name]))
-                  for name, change in delta.items() if name in self.kind}
-        self._book(start_ms, used, now)
-        interval_h = rt.interval_ms / 3_600_000
+
+    def _record(self, start_ms: int, first, last, violated, left, used, delta: dict, price_of) -> None:
+        """The interval's ``market_clearing`` columns, award changes and redispatch payments."""
+        from market_control.service_levels import redispatch_payments
+
+        interval_h = self.rt.interval_ms / 3_600_000
         # the settlement pays the award change at the clearing price, except under continuous
         # trading, which pays the trades only: there the redispatch pays each move in full
         paid_at = {name: 0.0 for name in price_of} if self.continuous else price_of
         up_mw = sum(mw for block, mw in used if block.up)
-        rec.market.security_check(start_ms, {
+        self.rt.recorder.market.security_check(start_ms, {
             "security_violations": float(violated.size),
             "security_unresolved": float(left.size),
             "redispatch_mw": float(up_mw),
@@ -216,13 +230,6 @@ class SecurityStep:
             "max_loading_after_percent": last.worst("loading"),
             "vm_min_after_pu": last.worst("vm_min"), "vm_max_after_pu": last.worst("vm_max"),
         }, delta, redispatch_payments(used, paid_at, interval_h))
-        if not delta:
-            return clearing
-        if self.continuous:  # the trades, their volume and value, stay as they were
-            return replace(clearing, awards=awards, bounds_mw=bounds)
-        return replace(clearing, awards=awards, offers_accepted_mw=tuple(offers_mw),
-                       bids_accepted_mw=tuple(bids_mw), quantity_mw=float(sum(offers_mw)),
-                       bounds_mw=bounds)
 
     def _book(self, start_ms: int, used, now: int) -> None:
         """Count the contracts' interruptions of this interval; an event where one starts or ends."""
