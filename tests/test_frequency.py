@@ -203,6 +203,13 @@ def test_distributed_slack_matches_pandapower(tie_in_service):
     for buses in islands:
         ref = _island_reference(net, weights, buses)
         assert np.allclose(flow.vm_pu[buses], ref.res_bus.vm_pu.values[buses], atol=1e-8)
+        # branch results on the grid's 100 MVA base (they were 100 times too high)
+        lines = np.flatnonzero(net.line.from_bus.isin(buses) & net.line.in_service)
+        for mine, column in ((flow.line_loading_percent, "loading_percent"),
+                             (flow.line_p_from_mw, "p_from_mw"), (flow.line_p_to_mw, "p_to_mw"),
+                             (flow.line_q_from_mvar, "q_from_mvar")):
+            np.testing.assert_allclose(mine[lines], ref.res_line[column].to_numpy()[lines],
+                                       rtol=1e-6, atol=1e-6, err_msg=column)
         gens = np.flatnonzero(net.gen.bus.isin(buses).to_numpy())
         share = ref.res_gen.p_mw.values[gens] - net.gen.p_mw.values[gens]
         assert np.allclose(flow.gen_slack_p_mw[gens], share, atol=1e-6)
