@@ -23,6 +23,7 @@ import numpy as np
 import pandapower as pp
 import pytest
 
+from hierarchy.plant.network_model import compile_model
 from hierarchy.plant.powerflow import PowerFlow
 from tests.test_frequency import _island_reference
 from tests.test_powerflow import assert_matches_runpp, injections
@@ -104,3 +105,29 @@ def test_reconnected_feeder_matches_runpp_and_its_gen_is_no_reference(backend) -
     pp.runpp(ref, lightsim2grid=False, numba=False, tolerance_mva=1e-10)
     assert_matches_runpp(flow, ref)
     assert not flow.gen_slack_p_mw.any()
+
+
+def test_start_with_the_island_reference_unknown_reaches_runpp() -> None:
+    """Where the new reference's last voltage is not known, the island's known
+    voltages are turned by their mean angle to the cold start; Newton-Raphson
+    from there reaches runpp's solution."""
+    net = _microgrid()
+    flow = PowerFlow(net)
+    flow.set_slack_weights(WEIGHT)
+    assert flow.solve(*injections(net))
+    v_bus = flow.vm_pu * np.exp(1j * np.radians(flow.va_degree))
+    v_bus[net.gen.bus.iloc[0]] = np.nan  # the genset's bus: the island's reference
+    island = copy.deepcopy(flow.network)
+    island.line.loc[0, "in_service"] = False
+    model = compile_model(island, WEIGHT, 1e-10, 10)
+    sbus = model.sbus(np.concatenate([net.load.p_mw + 1j * net.load.q_mvar,
+                                      net.sgen.p_mw + 1j * net.sgen.q_mvar,
+                                      net.storage.p_mw + 1j * net.storage.q_mvar, net.gen.p_mw]))
+    start = model.start_from(sbus, v_bus)
+    ppci = model.bus_ppci[ISLAND]
+    cold = model.cold_start(sbus)[ppci]
+    assert np.max(np.abs(np.angle(start[ppci] / cold))) < np.radians(2.0)  # not 30°+ apart
+    v = model.newton(sbus, start)
+    net.line.loc[0, "in_service"] = False
+    ref = _island_reference(net, WEIGHT, ISLAND)
+    np.testing.assert_allclose(np.abs(v[ppci]), ref.res_bus.vm_pu[ISLAND], rtol=0, atol=1e-8)

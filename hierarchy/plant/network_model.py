@@ -91,9 +91,9 @@ def compile_model(net: pp.pandapowerNet, gen_weight: np.ndarray | None, toleranc
     their reference gen and slack weights first
     (:func:`~hierarchy.plant.slack.assign_island_slack`, written into
     ``net.gen``; the other gens get their own ``slack`` flags ``own_slack``
-    back, default: ``net.gen.slack`` as it is). The model is compiled with every element power at 0 (the
-    injections enter through its injection matrix at each solve); the net's
-    powers are restored after.
+    back, default: ``net.gen.slack`` as it is). The model is compiled with
+    every element power at 0 (the injections enter through its injection
+    matrix at each solve); the net's powers are restored after.
 
     Raises
     ------
