@@ -42,12 +42,14 @@ def _runpp_vm(net, bus: int | None = None, p_mw: float = 0.0, q_mvar: float = 0.
     return net.res_bus["vm_pu"].to_numpy()
 
 
-def test_voltage_sensitivity_equals_runpp_central_differences():
+@pytest.mark.parametrize("sn_mva", [1.0, 100.0])  # per MW and Mvar on any power base
+def test_voltage_sensitivity_equals_runpp_central_differences(sn_mva):
     from hierarchy.plant.powerflow import PowerFlow
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         net = pn.create_cigre_network_mv(with_der="pv_wind")
+    net.sn_mva = sn_mva
     flow = PowerFlow(net)
     assert flow.solve(net.load.p_mw.values, net.load.q_mvar.values, net.sgen.p_mw.values,
                       net.sgen.q_mvar.values, net.storage.p_mw.values, net.storage.q_mvar.values,

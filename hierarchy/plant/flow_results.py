@@ -98,12 +98,12 @@ class BranchResults:
         self.ext_grid_bus = np.where(eg_on & (eg_bus < n_ppci), eg_bus, n_ppci)
         self.ext_grid_share = np.bincount(self.ext_grid_bus, minlength=n_ppci + 1)[
             self.ext_grid_bus].astype(float)  # ext_grids on one bus share its supply
-        # per-unit factors: kA per pu of current at each end, √3·kV in the denominator;
-        # NaN at the sentinels
+        # kA per MVA-scaled current (pu current · base_mva, as the stacked admittance
+        # rows give it) at each end: 1/(√3·kV); NaN at the sentinels
         self._ft_bus = np.r_[f_bus_ext, t_bus_ext]
         self._n_from = n_from = f_bus_ext.size
         self._branch_ends = np.r_[0:n_from - 1, n_from:2 * n_from - 1]  # all but the sentinels
-        self._ka_per_pu_ft = base_mva / (np.r_[kv_f, kv_t] * _SQRT3)
+        self._ka_per_mva_ft = 1.0 / (np.r_[kv_f, kv_t] * _SQRT3)
         self._line_percent_per_ka = 100.0 / line_i_max_ka
         self._trafo_percent_per_ka = trafo_vn_kv.T * _SQRT3 * 100.0 / trafo_sn_mva
         self._ext_grid_bus_safe = np.minimum(self.ext_grid_bus, max(n_ppci - 1, 0))
@@ -166,7 +166,8 @@ class BranchResults:
         n_ends = self._ft_bus.size
         i_ft = i_all[..., :n_ends]
         s_ft = v_ext.take(self._ft_bus, axis=-1) * np.conj(i_ft)  # [MVA]; NaN at the sentinels
-        i_ka = np.abs(i_ft) * self._ka_per_pu_ft  # |S|/(√3·|V|·kV) = |I|; NaN at the sentinels
+        # |I| [kA] = |I| [pu] · base_mva / (√3·kV): i_ft already carries base_mva
+        i_ka = np.abs(i_ft) * self._ka_per_mva_ft  # NaN at the sentinels
         p_ft, q_ft = s_ft.real, s_ft.imag
         losses = p_ft.take(self._branch_ends, axis=-1).sum(axis=-1)
         out: dict[str, Any] = {"losses_mw": float(losses) if v.ndim == 1 else losses}

@@ -160,19 +160,46 @@ class GridFrequency:
             dynamic.append(not has_eg or self.upstream is not None)
             previous = old_df[old_island[buses]] if old_df.size else np.zeros(1)
             df.append(0.0 if not dynamic[-1] else float(np.mean(previous)))
-        was = self.model.dynamic[old_island] if self.model.dynamic.size else np.zeros(len(old_island), bool)
+        had_islands = bool(self.model.dynamic.size)  # not the first call, from the constructor
+        was = self.model.dynamic[old_island] if had_islands else np.zeros(len(old_island), bool)
         now = np.asarray(dynamic, bool)[self.bus_island]
         if self.model.dynamic.size and np.any(now & ~was):
             self.events.append(("island", f"{int(np.sum(now & ~was))} buses islanded"))
         if self.model.dynamic.size and np.any(was & ~now):
             self.events.append(("resynchronise", f"{int(np.sum(was & ~now))} buses back on the grid"))
         self.model.set_islands([IslandInputs() for _ in found], np.asarray(dynamic), np.asarray(df))
-        unit_island = np.array([self.bus_island[self._element_bus(e)] for e in self.elements], dtype=int)
+        unit_bus = np.array([self._element_bus(e) for e in self.elements], dtype=int)
+        unit_island = self.bus_island[unit_bus]
         self.unit_island = unit_island
         if self.k.size:
             newly = np.asarray(dynamic)[unit_island] if unit_island.size else np.zeros(0, bool)
             self._known &= newly
+            if had_islands:
+                self._carry_outputs(newly & ~was[unit_bus] & ~self._known)
         self._publish()
+
+    def _carry_outputs(self, entering: np.ndarray) -> None:
+        """Droop units whose island has just become dynamic keep their output [MW].
+
+        A unit's governor output is continuous (DESIGN.md: T_j·dP_j/dt = ...):
+        the moment a feeder is cut off, its units still deliver what they did
+        before (the last solve, taken before the event's), and the island's
+        frequency falls at RoCoF = −ΔP/M. Taken from the island's first power
+        flow instead, a gen would start with its whole slack share, i.e. the
+        lost import, and the frequency would not start to fall at once.
+        Units without a solved output (no solve yet, a de-energised bus) are
+        left to :meth:`_references`.
+        """
+        solved = np.isfinite(self.plant.powerflow.vm_pu)
+        for j in np.flatnonzero(entering):
+            group, r = self.unit_rows[j]
+            if group is None or not solved[self._element_bus(self.elements[j])]:
+                continue
+            output = float(group.p_mw[r])
+            if group.table == "gen":
+                output += float(np.nan_to_num(self.plant.powerflow.gen_slack_p_mw[group.positions[r]]))
+            self.model.p_mw[j] = output
+            self._known[j] = True
 
     # --------------------------------------------------------------- inputs
     def sync(self, observe, time_ms: int) -> None:

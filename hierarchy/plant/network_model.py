@@ -46,6 +46,7 @@ from pandapower.pypower.makeBdc import makeBdc
 from pandapower.pypower.makeSbus import makeSbus
 from pandapower.pypower.makeYbus import makeYbus
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
 
 from hierarchy.plant.flow_results import BranchResults
@@ -59,6 +60,9 @@ __all__ = ["P_SIGN", "Q_TABLES", "NetworkModel", "compile_model", "fast_path_uns
 P_SIGN = {"load": -1.0, "sgen": 1.0, "storage": -1.0, "gen": 1.0}
 #: the tables whose reactive power is an injection (a gen's is solved)
 Q_TABLES = ("load", "sgen", "storage")
+_NAN_COMPLEX = complex(np.nan, np.nan)
+#: an island's frame turn [rad] below which its known voltages start as they are
+_TURN_MIN_RAD = 1e-9
 
 _PP_OPTIONS: dict[str, Any] = dict(
     algorithm="nr", calculate_voltage_angles=True, init="dc", max_iteration=10,
@@ -80,15 +84,16 @@ def fast_path_unsupported(net: pp.pandapowerNet) -> str | None:
 
 
 def compile_model(net: pp.pandapowerNet, gen_weight: np.ndarray | None, tolerance_mva: float,
-                  max_iteration: int) -> "NetworkModel":
+                  max_iteration: int, own_slack: np.ndarray | None = None) -> "NetworkModel":
     """The network model of ``net``'s present topology and taps.
 
     With gen weights (distributed slack), the islands without ext_grid get
     their reference gen and slack weights first
     (:func:`~hierarchy.plant.slack.assign_island_slack`, written into
-    ``net.gen``). The model is compiled with every element power at 0 (the
-    injections enter through its injection matrix at each solve); the net's
-    powers are restored after.
+    ``net.gen``; the other gens get their own ``slack`` flags ``own_slack``
+    back, default: ``net.gen.slack`` as it is). The model is compiled with
+    every element power at 0 (the injections enter through its injection
+    matrix at each solve); the net's powers are restored after.
 
     Raises
     ------
@@ -96,7 +101,7 @@ def compile_model(net: pp.pandapowerNet, gen_weight: np.ndarray | None, toleranc
         pandapower's "No reference bus is available" (no slack at all).
     """
     if gen_weight is not None:
-        assign_island_slack(net, gen_weight)
+        assign_island_slack(net, gen_weight, own_slack)
     columns = [(t, c) for t in P_SIGN for c in (("p_mw", "q_mvar") if t in Q_TABLES else ("p_mw",))]
     saved = {(t, c): net[t][c].copy() for t, c in columns}
     try:
@@ -185,6 +190,7 @@ class NetworkModel:
         self.bus_ppci = np.minimum(net._pd2ppc_lookups["bus"][net.bus.index.to_numpy()], self.n_ppci)
         self._injection = _injection_matrix(net, self.n_ppci, self.base_mva)
         self._prepare_dc_start(bus, branch)
+        self._island_reference = self._island_references()
         self.results = BranchResults(net, ppci, bus, branch, self.ybus, yf.tocsr(), yt.tocsr(),
                                      self.base_mva, self.bus_ppci)
         self.slack = IslandSlack.build(net, self.ybus, self.ref, self.pv, self.pq, self.base_mva,
@@ -207,6 +213,16 @@ class NetworkModel:
                            - bus[self.pvpq, GS] / self.base_mva
                            - b_bus[self.pvpq][:, self.ref] @ va_ref)
 
+    def _island_references(self) -> np.ndarray:
+        """The angle reference of each ppci bus's island: its first slack bus
+        (``n_ppci`` where the island has none: it is not solved)."""
+        if self.n_ppci == 0:
+            return np.zeros(0, dtype=np.int64)
+        n_islands, label = connected_components(abs(self.ybus) > 0, directed=False)
+        reference = np.full(n_islands, self.n_ppci, dtype=np.int64)
+        reference[label[self.ref[::-1]]] = self.ref[::-1]  # the first of several wins
+        return reference[label]
+
     def sbus(self, s_mva: np.ndarray) -> np.ndarray:
         """Complex bus injection [pu] from stacked element powers ``P + jQ`` [MW + jMvar].
 
@@ -226,6 +242,64 @@ class NetworkModel:
         if self._dc_lu is not None:
             va[self.pvpq] = self._dc_lu.solve(sbus.real[self.pvpq] + self._dc_offset)
         return self.apply_setpoints(self.vm_init_pu * np.exp(1j * va))
+
+    def start_from(self, sbus: np.ndarray, v_bus: np.ndarray) -> np.ndarray:
+        """A start for this model's first solve from the bus voltages of another's [pu].
+
+        Parameters
+        ----------
+        sbus : ndarray
+            Bus injections of the solve [pu], per ppci bus.
+        v_bus : ndarray
+            Complex voltage [pu] per row of the net's bus table, NaN where
+            not known: the last solution, of the model before a topology or
+            tap change.
+
+        Returns
+        -------
+        ndarray
+            The known voltages, each island's turned about the origin so that
+            its reference bus is at its setpoint angle (:meth:`_frame_turn`);
+            :meth:`cold_start` where a bus's voltage is not known; the
+            setpoints of :meth:`apply_setpoints`.
+
+        Notes
+        -----
+        A part of the grid cut off becomes an island with a reference of
+        its own (the gen of :func:`~hierarchy.plant.slack.assign_island_slack`).
+        Its known angles were measured from the old reference, tens of
+        degrees away across transformer phase shifts; taken as they are,
+        they would meet the new reference's setpoint angle and the
+        cold-start angles of buses not known before (auxiliary buses of open
+        switches) in one starting point, from which Newton-Raphson can
+        converge to the low-voltage solution of the power flow equations.
+        """
+        v0 = self.cold_start(sbus)
+        v_known = np.full(self.n_ppci + 1, _NAN_COMPLEX)  # the sentinel n_ppci: de-energised
+        known = np.isfinite(v_bus)
+        v_known[self.bus_ppci[known]] = v_bus[known]
+        v_known = v_known[:-1]
+        has = np.isfinite(v_known)
+        turn = self._frame_turn(v0, v_known)
+        turned = has & (np.abs(turn) > _TURN_MIN_RAD)  # frames that agree: voltages as they are
+        v0[has] = v_known[has]
+        v0[turned] *= np.exp(1j * turn[turned])
+        return self.apply_setpoints(v0)
+
+    def _frame_turn(self, v_cold: np.ndarray, v_known: np.ndarray) -> np.ndarray:
+        """Angle [rad] per ppci bus that turns the known voltages of its island into
+        this model's frame: from the reference bus's known angle to its setpoint
+        angle; where the reference's voltage is not known, the mean angle from
+        the island's known voltages to their cold start ``v_cold``."""
+        reference = self._island_reference
+        v_set = np.append(self.v_set, _NAN_COMPLEX)
+        turn = np.angle(v_set[reference]) - np.angle(np.append(v_known, _NAN_COMPLEX)[reference])
+        pairs = np.nan_to_num(v_cold * np.conj(v_known))  # 0 where not known
+        pairs /= np.where(pairs != 0, np.abs(pairs), 1.0)
+        n_bins = self.n_ppci + 1
+        mean = (np.bincount(reference, pairs.real, n_bins)
+                + 1j * np.bincount(reference, pairs.imag, n_bins))
+        return np.where(np.isnan(turn), np.angle(mean[reference]), turn)
 
     def apply_setpoints(self, v: np.ndarray) -> np.ndarray:
         """Set |V| of PV buses and the complex V of slack buses to their setpoints."""

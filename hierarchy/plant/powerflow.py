@@ -130,6 +130,9 @@ class PowerFlow(FlowResults):
         self._models: OrderedDict[bytes, NetworkModel] = OrderedDict()
         self._model: NetworkModel | None = None
         self._gen_weight: np.ndarray | None = None  # distributed slack (set_slack_weights)
+        gen = self._net.gen  # the gens' own reference flags (islands re-tag theirs)
+        self._own_slack = (gen["slack"].to_numpy(dtype=bool).copy() if "slack" in gen
+                           else np.zeros(len(gen), dtype=bool))
         self._v_last: np.ndarray | None = None  # ppci voltages of the last solve on _model
         self.n_model_changes = 0
         self.n_solves = 0
@@ -224,7 +227,7 @@ class PowerFlow(FlowResults):
         key += net.trafo["tap_pos"].to_numpy(dtype=float).tobytes()
         if key not in self._models:
             self._models[key] = compile_model(net, self._gen_weight, self.tolerance_mva,
-                                              self.max_iteration)
+                                              self.max_iteration, self._own_slack)
             if len(self._models) > _MODEL_CACHE_SIZE:
                 self._models.popitem(last=False)
         self._model = self._models[key]
@@ -233,13 +236,12 @@ class PowerFlow(FlowResults):
         return self._model
 
     def _warm_start(self, model: NetworkModel, sbus: np.ndarray) -> np.ndarray:
-        """The last solution, or a cold start with the last bus voltages where known [pu]."""
+        """The last solution, or after a change of model the last bus voltages in the new
+        model's frame, a cold start where not known [pu]
+        (:meth:`~hierarchy.plant.network_model.NetworkModel.start_from`)."""
         if self._v_last is not None:
             return model.apply_setpoints(self._v_last.copy())
-        v0 = model.cold_start(sbus)
-        known = (model.bus_ppci < model.n_ppci) & np.isfinite(self._v_bus)
-        v0[model.bus_ppci[known]] = self._v_bus[known]
-        return model.apply_setpoints(v0)
+        return model.start_from(sbus, self._v_bus)
 
     def _solve_pandapower(self) -> bool:
         """``pandapower.runpp`` with its own solver, warm from the last results."""
@@ -248,7 +250,8 @@ class PowerFlow(FlowResults):
         warm = bool(np.isfinite(self._v_bus).any()) and len(net.res_bus) == len(net.bus)
         for init in (("results", "auto") if warm else ("auto",)):
             try:
-                runpp_with_slack(net, self._gen_weight, lightsim2grid=False, numba=False, init=init,
+                runpp_with_slack(net, self._gen_weight, self._own_slack, lightsim2grid=False,
+                                 numba=False, init=init,
                                  tolerance_mva=self.tolerance_mva, max_iteration=self.max_iteration)
             except (pp.LoadflowNotConverged, UserWarning):
                 continue
@@ -434,6 +437,6 @@ class PowerFlow(FlowResults):
         """
         net = copy.deepcopy(self._net)
         self._write_injections(net)
-        runpp_with_slack(net, self._gen_weight, lightsim2grid=False, numba=False,
-                         tolerance_mva=self.tolerance_mva)
+        runpp_with_slack(net, self._gen_weight, self._own_slack, lightsim2grid=False,
+                         numba=False, tolerance_mva=self.tolerance_mva)
         return net.res_bus["vm_pu"].to_numpy(dtype=float)

@@ -39,17 +39,25 @@ __all__ = ["assign_island_slack", "IslandSlack", "runpp_with_slack", "runpp_isla
            "gen_slack_from_results"]
 
 
-def assign_island_slack(net: pp.pandapowerNet, gen_weight: np.ndarray) -> list[np.ndarray]:
+def assign_island_slack(net: pp.pandapowerNet, gen_weight: np.ndarray,
+                        own_slack: np.ndarray | None = None) -> list[np.ndarray]:
     """Tag the reference gen and the slack weights of every island without ext_grid.
 
     Parameters
     ----------
     net : pandapowerNet
         Modified in place: ``gen.slack`` (the largest-weight in-service gen
-        of each island without an in-service ext_grid) and
-        ``gen.slack_weight`` (``gen_weight`` there, 0 elsewhere).
+        of each island without an in-service ext_grid, else ``own_slack``)
+        and ``gen.slack_weight`` (``gen_weight`` there, 0 elsewhere).
     gen_weight : ndarray
         Weight per gen row, ``P_rated / R`` [MW/pu]; 0 for gens without droop.
+    own_slack : ndarray of bool, optional
+        The gens' own ``slack`` flags, as the net came (default: its
+        ``gen.slack`` now). Pass them where an earlier call may have tagged
+        the net: a gen tagged while its island was cut off must not stay a
+        reference once the island is reconnected to an ext_grid (its bus
+        would be held at the island's angle, across the transformer phase
+        shifts between them).
 
     Returns
     -------
@@ -60,7 +68,9 @@ def assign_island_slack(net: pp.pandapowerNet, gen_weight: np.ndarray) -> list[n
     weight = np.where(gen["in_service"].to_numpy(bool), np.asarray(gen_weight, float), 0.0)
     eg_bus = set(net.ext_grid.bus[net.ext_grid.in_service.astype(bool)].astype(int))
     gen_bus = gen["bus"].to_numpy(np.int64)
-    slack = gen["slack"].to_numpy(bool).copy() if "slack" in gen else np.zeros(len(gen), bool)
+    if own_slack is None:
+        own_slack = gen["slack"].to_numpy(bool) if "slack" in gen else np.zeros(len(gen), bool)
+    slack = np.array(own_slack, dtype=bool)  # a copy
     slack_weight = np.zeros(len(gen))
     found = []
     for buses in topology_islands(net):
@@ -89,8 +99,6 @@ class _Part:
     pv: np.ndarray
     pq: np.ndarray
     solver: object
-    others: np.ndarray  # local buses other than the first reference (angle centring)
-    distributed: bool  # solved with the distributed-slack Newton-Raphson (NR_KLU)
 
 
 class IslandSlack:
@@ -180,22 +188,19 @@ class IslandSlack:
             weighted = np.flatnonzero(weights > 0)
             ref_l = np.r_[ref_l, np.setdiff1d(weighted, ref_l)]
             pv_l = np.setdiff1d(pv_l, weighted)
-        others = np.setdiff1d(np.arange(buses.size), ref_l[:1])
         return _Part(buses, ybus[buses][:, buses].tocsc(), ref_l.astype(np.int32), weights,
-                     np.sort(pv_l).astype(np.int32), np.sort(pq_l).astype(np.int32), solver,
-                     others, solver.__class__ is NR_KLU)
+                     np.sort(pv_l).astype(np.int32), np.sort(pq_l).astype(np.int32), solver)
 
     def solve(self, sbus: np.ndarray, v0: np.ndarray, max_iteration: int,
               tolerance_mva: float) -> np.ndarray | None:
-        """Solve every island from ``v0``; the complex voltages [pu] or None."""
+        """Solve every island from ``v0`` [pu] (each island's angles measured from its
+        own reference: :meth:`NetworkModel.start_from
+        <hierarchy.plant.network_model.NetworkModel.start_from>`); the complex
+        voltages [pu] or None."""
         v = np.full(v0.shape, np.nan, dtype=complex)
         for part in self.parts:
             solver = part.solver
             v_start = np.asarray(v0, dtype=complex).take(part.buses)  # a copy
-            others = part.others
-            if part.distributed and others.size:  # centre the island's angles on its reference
-                shift = np.angle(v_start[part.ref[0]]) - np.median(np.angle(v_start[others]))
-                v_start[others] *= np.exp(1j * shift)
             ok = solver.solve(part.ybus, v_start, sbus.take(part.buses), part.ref, part.weights,
                               part.pv, part.pq, max_iteration, tolerance_mva)
             if not ok:
@@ -225,7 +230,8 @@ class IslandSlack:
         return share
 
 
-def runpp_with_slack(net: pp.pandapowerNet, gen_weight: np.ndarray | None, **options) -> None:
+def runpp_with_slack(net: pp.pandapowerNet, gen_weight: np.ndarray | None,
+                     own_slack: np.ndarray | None = None, **options) -> None:
     """``pandapower.runpp``; with gen weights, island by island with distributed slack.
 
     Parameters
@@ -236,13 +242,15 @@ def runpp_with_slack(net: pp.pandapowerNet, gen_weight: np.ndarray | None, **opt
         :func:`assign_island_slack`).
     gen_weight : ndarray or None
         Weight per gen row [MW/pu], or None: one ``runpp`` of the whole net.
+    own_slack : ndarray of bool, optional
+        The gens' own ``slack`` flags (see :func:`assign_island_slack`).
     **options
         Passed to ``pandapower.runpp``.
     """
     if gen_weight is None:
         pp.runpp(net, **options)
         return
-    assign_island_slack(net, gen_weight)
+    assign_island_slack(net, gen_weight, own_slack)
     runpp_islands(net, **options)
 
 
