@@ -23,7 +23,7 @@ import yaml
 from scipy.integrate import solve_ivp
 
 import hierarchy
-from hierarchy.outputs.frequency_metrics import max_rocof, settling
+from hierarchy.outputs.frequency_metrics import Disturbance, area_figures, max_rocof, settling
 
 ROOT = Path(__file__).resolve().parents[1]
 F0_HZ, STEP_MW, DROOP, H_S, T_GOV_S = 50.0, 10.0, 0.05, 5.0, 0.5
@@ -41,6 +41,18 @@ def test_rocof_of_a_ramp_is_its_slope_and_a_longer_window_averages():
     assert max_rocof(t_s, f_hz, 0.25)[0] == pytest.approx(-1.0)
     assert max_rocof(t_s, f_hz, 0.5, after_s=2.5) == pytest.approx((0.0, 3.0))
     assert max_rocof(t_s[:1], f_hz[:1], 0.5) is None
+
+
+def test_a_disturbance_window_ends_before_the_next_disturbance():
+    """Islanding at 10 s settles at 49.5 Hz; the restore at 20 s jumps back to 50 Hz at its own
+    instant. The islanding's settled value is 49.5 Hz, reached when the dip ends (hand-worked)."""
+    t_s = np.array([0.0, 10.0, 11.0, 12.0, 19.0, 20.0, 21.0, 30.0])
+    f_hz = np.array([50.0, 50.0, 49.2, 49.5, 49.5, 50.0, 50.0, 50.0])
+    events = [Disturbance(10.0, "islanding"), Disturbance(20.0, "restore")]
+    first, second = area_figures(t_s, f_hz, 0.5, 0.01, events)["disturbances"]
+    assert first["settled_hz"] == 49.5 and first["nadir_hz"] == 49.2
+    assert first["settling_after_s"] == pytest.approx(2.0 - 0.01 / 0.3)  # 49.49 Hz crossed on the way up
+    assert second["before_hz"] == 49.5 and second["settled_hz"] == 50.0  # the last sample before 20 s
 
 
 def test_settling_interpolates_the_band_edge():

@@ -106,19 +106,25 @@ def settling(t_s: np.ndarray, f_hz: np.ndarray, band_hz: float, start_s: float
 
 
 def disturbance_figures(t_s: np.ndarray, f_hz: np.ndarray, disturbance: Disturbance,
-                        until_s: float, window_s: float, band_hz: float) -> dict:
+                        until_s: float, window_s: float, band_hz: float,
+                        include_end: bool = True) -> dict:
     """The frequency figures of one area after one disturbance, up to ``until_s`` [s].
 
-    Keys: ``what``, ``at_s``, ``before_hz`` (the last sample at or before
+    ``include_end`` False: the window stops just before ``until_s`` (the next
+    disturbance, whose own samples belong to its window).
+
+    Keys: ``what``, ``at_s``, ``before_hz`` (the last sample before
     it), ``nadir_hz``, ``nadir_after_s``, ``zenith_hz``, ``zenith_after_s``,
     ``rocof_max_hz_per_s`` (signed, largest magnitude), ``rocof_after_s``
     (end of its window), ``settled_hz``, ``settling_after_s``; None where
     the window holds no finite sample.
     """
     start = disturbance.at_s
+    if not include_end:  # the last instant before the next disturbance
+        until_s = float(np.nextafter(until_s, -math.inf))
     inside = (t_s >= start) & (t_s <= until_s)
     t_in, f_in = t_s[inside], f_hz[inside]
-    before = f_hz[(t_s <= start) & np.isfinite(f_hz)]
+    before = f_hz[(t_s < start) & np.isfinite(f_hz)]
     low, high = extreme(t_in, f_in, True), extreme(t_in, f_in, False)
     rocof = max_rocof(t_s, f_hz, window_s, after_s=start, until_s=until_s)
     settled = settling(t_in, f_in, band_hz, start)
@@ -151,7 +157,7 @@ def area_figures(t_s: np.ndarray, f_hz: np.ndarray, window_s: float, band_hz: fl
         (first time of the lowest and highest sample [s], None when the
         frequency never moved); ``rocof_max_hz_per_s`` and ``rocof_max_s``
         (:func:`max_rocof`); ``disturbances`` (:func:`disturbance_figures`
-        for each, its window ending at the next one or at the end).
+        for each, its window ending just before the next one, or at the end).
     """
     low, high = extreme(t_s, f_hz, True), extreme(t_s, f_hz, False)
     moved = low is not None and high[0] > low[0]
@@ -163,6 +169,7 @@ def area_figures(t_s: np.ndarray, f_hz: np.ndarray, window_s: float, band_hz: fl
         "nadir_s": _time(low) if moved else None, "zenith_s": _time(high) if moved else None,
         "rocof_max_hz_per_s": _value(rocof) if moved else (0.0 if low is not None else None),
         "rocof_max_s": _time(rocof),
-        "disturbances": [disturbance_figures(t_s, f_hz, d, end, window_s, band_hz)
-                         for d, end in zip(disturbances, ends)],
+        "disturbances": [disturbance_figures(t_s, f_hz, d, end, window_s, band_hz,
+                                             include_end=k == len(disturbances) - 1)
+                         for k, (d, end) in enumerate(zip(disturbances, ends))],
     }
