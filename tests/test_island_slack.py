@@ -23,6 +23,7 @@ import numpy as np
 import pandapower as pp
 import pytest
 
+from hierarchy.plant import slack
 from hierarchy.plant.network_model import compile_model
 from hierarchy.plant.powerflow import PowerFlow
 from tests.test_frequency import _island_reference
@@ -131,3 +132,33 @@ def test_start_with_the_island_reference_unknown_reaches_runpp() -> None:
     net.line.loc[0, "in_service"] = False
     ref = _island_reference(net, WEIGHT, ISLAND)
     np.testing.assert_allclose(np.abs(v[ppci]), ref.res_bus.vm_pu[ISLAND], rtol=0, atol=1e-8)
+
+
+def test_pandapower_backend_solves_the_islands_warm_step_after_step(monkeypatch) -> None:
+    """``grid.solver: pandapower`` with the feeder cut off: each island is
+    solved from the last results (``init="results"``) and stays on runpp's
+    solution step after step. Until session 7 the first island's results
+    were written back before the second was copied (its start all NaN), and
+    taking the other island's buses out of service made pandapower 3.x
+    converge the main island from its own last results to 0.15 pu at bus 14.
+    """
+    net = _microgrid()
+    flow = PowerFlow(net, backend="pandapower", tolerance_mva=1e-10)
+    flow.set_slack_weights(WEIGHT)
+    net.line.loc[0, "in_service"] = False
+    flow.set_in_service("line", 0, False)
+    ref = _island_reference(net, WEIGHT, ISLAND)
+    rest = _runpp_rest(net, ISLAND)
+    others = np.setdiff1d(net.bus.index, ISLAND)
+    calls, runpp = [], pp.runpp
+    monkeypatch.setattr(slack.pp, "runpp", lambda part, **options: calls.append(options["init"])
+                        or runpp(part, **options))
+    for step in range(3):
+        assert flow.solve(*injections(net))
+        # one runpp per island, warm after the first step: no failed attempt first
+        assert calls == ["auto" if step == 0 else "results"] * 2
+        calls.clear()
+        np.testing.assert_allclose(flow.vm_pu[ISLAND], ref.res_bus.vm_pu[ISLAND], rtol=0, atol=1e-8)
+        np.testing.assert_allclose(flow.vm_pu[others], rest.res_bus.vm_pu[others], rtol=0, atol=1e-8)
+        np.testing.assert_allclose(flow.ext_grid_p_mw, rest.res_ext_grid.p_mw, rtol=0, atol=TOL_MW)
+    assert flow.network.res_bus.vm_pu[others].min() > 0.95
