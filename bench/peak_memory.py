@@ -6,7 +6,7 @@ process and reads its peak resident set size from
 ``/usr/bin/time -v``'s "Maximum resident set size"; POSIX only). Exit
 status 0 when the run succeeded within both limits, 1 otherwise.
 
-Usage (repository root; generate the grid first, see bench/README.md)::
+Usage (repository root)::
 
     python bench/peak_memory.py [bench/year_mv.yaml] [--out /tmp/year]
                                 [--limit-s 60] [--limit-gb 2]
