@@ -22,15 +22,14 @@ import re
 import warnings
 from pathlib import Path
 
-import pandapower as pp
 import pandas as pd
 import pytest
 import yaml
 
 import hierarchy
-from hierarchy.plant.plant import INJECTION_TABLES
 from hierarchy.sim.security import SecurityStep
 from tests.conftest import quickstart_dict
+from tests.test_grid_security import _runpp
 
 ROOT = Path(__file__).resolve().parents[1]
 H = 3_600_000
@@ -72,13 +71,7 @@ def test_redispatched_schedules_hold_in_pandapower(demo):
     assert len(captured) >= 5
     start = pd.Timestamp(result.runtime.scenario.time.start)
     for start_ms, _, p, q, net in captured:
-        for table, sign in INJECTION_TABLES.items():
-            net[table]["p_mw"] = sign * p[table]
-            if table != "gen":
-                net[table]["q_mvar"] = sign * q[table]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pp.runpp(net, lightsim2grid=False, numba=False)
+        net = _runpp(net, p, q)
         row = clearing.loc[start + pd.Timedelta(milliseconds=start_ms)]
         line0 = float(net.res_line.at[0, "loading_percent"])
         others = net.res_line.loading_percent.drop(0).max()

@@ -25,15 +25,14 @@ import re
 import warnings
 from pathlib import Path
 
-import pandapower as pp
 import pandas as pd
 import pytest
 import yaml
 
 import hierarchy
-from hierarchy.plant.plant import INJECTION_TABLES
 from hierarchy.sim.security import SecurityStep
 from market_control.settlement import dual_imbalance_price
+from tests.test_grid_security import _runpp
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY_AHEAD = {"gate_closure": "12:00", "slot": "1h", "horizon": "24h"}
@@ -85,15 +84,7 @@ def auction():
 
 def _loading(net, injections) -> tuple[float, bool]:
     """line/0 loading [%] of ``net`` with the injections, and whether all else is within limits."""
-    p, q = injections
-    net = copy.deepcopy(net)
-    for table, sign in INJECTION_TABLES.items():
-        net[table]["p_mw"] = sign * p[table]
-        if table != "gen":
-            net[table]["q_mvar"] = sign * q[table]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pp.runpp(net, lightsim2grid=False, numba=False)
+    net = _runpp(net, *injections)
     rest = (net.res_line.loading_percent.drop(0).max() <= 100.0 + 1e-3
             and net.res_trafo.loading_percent.max() <= 100.0 + 1e-3
             and net.res_bus.vm_pu.dropna().between(0.93 - 1e-6, 1.07 + 1e-6).all())
