@@ -54,9 +54,11 @@ def _fail(message: str, status: int) -> int:
 
 def _run(args) -> int:
     from hierarchy.api import RunInterrupted, run
+    from hierarchy.plant.profiles import hold_simbench_values
     from hierarchy.scenario import ScenarioError
     from hierarchy.sim.engine import PolicyError
 
+    hold_simbench_values(0)  # one run per process: nothing to reuse them for
     try:
         result = run(args.scenario, out=args.out, seed=args.seed, quiet=args.quiet)
     except ScenarioError as exc:

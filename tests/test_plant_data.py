@@ -226,6 +226,30 @@ def test_simbench_values_cached_on_disk_equal_simbench(sb_net, sb_absolute, tmp_
         profiles.simbench_absolute_values(other)
 
 
+def test_simbench_values_held_in_memory_only_when_asked(sb_net, sb_absolute, tmp_path, monkeypatch):
+    """``hold_simbench_values(0)`` (a single CLI run): the values come from the
+    disk cache each time and the process keeps none; holding one again keeps
+    the last net's."""
+    from hierarchy.plant import profiles
+
+    monkeypatch.setenv("HIERGRID_CACHE", str(tmp_path))
+    monkeypatch.setattr(profiles, "_SIMBENCH_CACHE", {})
+    monkeypatch.setattr(profiles, "_SIMBENCH_CACHE_SIZE", 4)
+    profiles.simbench_absolute_values(sb_net)  # computed and written to the disk cache
+    assert len(profiles._SIMBENCH_CACHE) == 1
+    profiles.hold_simbench_values(0)
+    assert profiles._SIMBENCH_CACHE == {}
+    monkeypatch.setattr(simbench, "get_absolute_values", lambda *a, **k: pytest.fail("not cached"))
+    first, second = profiles.simbench_absolute_values(sb_net), profiles.simbench_absolute_values(sb_net)
+    assert first is not second and profiles._SIMBENCH_CACHE == {}
+    for key, frame in sb_absolute.items():
+        pd.testing.assert_frame_equal(second[key], frame)
+    profiles.hold_simbench_values(1)
+    assert profiles.simbench_absolute_values(sb_net) is profiles.simbench_absolute_values(sb_net)
+    with pytest.raises(ValueError, match="count must be >= 0"):
+        profiles.hold_simbench_values(-1)
+
+
 def test_simbench_unaligned_step_preserves_energy(sb_net, sb_absolute):
     prof = build_profiles(sb_net, "simbench", datetime(2016, 6, 1), 20 * 60_000, 72, seed=0)
     raw = sb_absolute[("load", "p_mw")].to_numpy()[JUNE_1_ROW:JUNE_1_ROW + 96]

@@ -40,6 +40,7 @@ __all__ = [
     "read_csv_profiles",
     "resample",
     "sgen_kinds",
+    "hold_simbench_values",
     "simbench_absolute_values",
     "simbench_offset_ms",
     "synthetic_series",
@@ -259,16 +260,39 @@ def simbench_absolute_values(net: pandapower.pandapowerNet) -> dict[tuple[str, s
     if not isinstance(net.get("profiles"), dict) or not len(net.profiles.get("load", ())):
         raise ValueError("profiles.source: 'simbench' needs a SimBench grid (net.profiles is missing)")
     key = _fingerprint(net)
-    if key not in _SIMBENCH_CACHE:
-        if len(_SIMBENCH_CACHE) >= _SIMBENCH_CACHE_SIZE:
-            _SIMBENCH_CACHE.pop(next(iter(_SIMBENCH_CACHE)))
+    values = _SIMBENCH_CACHE.get(key)
+    if values is None:
         file = cache_dir() / f"simbench-profiles-{simbench.__version__}-{key}.pkl"
         values = read_cache(file)  # (the key covers every input of the computation)
         if not isinstance(values, dict):
             values = simbench.get_absolute_values(net, profiles_instead_of_study_cases=True)
             write_cache(file, values)
-        _SIMBENCH_CACHE[key] = values
-    return _SIMBENCH_CACHE[key]
+        if _SIMBENCH_CACHE_SIZE > 0:
+            while len(_SIMBENCH_CACHE) >= _SIMBENCH_CACHE_SIZE:
+                _SIMBENCH_CACHE.pop(next(iter(_SIMBENCH_CACHE)))
+            _SIMBENCH_CACHE[key] = values
+    return values
+
+
+def hold_simbench_values(count: int) -> None:
+    """How many nets' SimBench values :func:`simbench_absolute_values` keeps in memory.
+
+    Repeated runs in one process (notebooks, tests, sweep workers) reuse
+    them (default: 4 nets). A process that makes one run (``hiergrid run``)
+    holds none: they are read from the on-disk cache once, and the run does
+    not carry them (94 MB on SimBench ``1-MV-semiurb--0-sw``) to its end.
+
+    Parameters
+    ----------
+    count : int
+        Nets to keep, >= 0; the oldest ones beyond it are dropped now.
+    """
+    global _SIMBENCH_CACHE_SIZE
+    if count < 0:
+        raise ValueError(f"count must be >= 0, not {count}")
+    _SIMBENCH_CACHE_SIZE = int(count)
+    while len(_SIMBENCH_CACHE) > _SIMBENCH_CACHE_SIZE:
+        _SIMBENCH_CACHE.pop(next(iter(_SIMBENCH_CACHE)))
 
 
 def simbench_offset_ms(start: datetime) -> int:
