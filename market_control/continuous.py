@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from hierarchy.messages import Bid, Offer, Order, Trade
-from market_control.base import Clearing, Market
-from market_control.markets import reserve_requirement_mw
+from market_control.base import Clearing
+from market_control.markets import ReserveMarket
 from market_control.orderbook import QUANTITY_TOL_MW, OrderBook
 
 __all__ = ["ContinuousMarket", "to_order", "position_of"]
@@ -85,7 +85,7 @@ class _Session:
     base_mw: dict = field(default_factory=dict)  # participant -> traded when the first of them came [MW]
 
 
-class ContinuousMarket(Market):
+class ContinuousMarket(ReserveMarket):
     """Continuous double auction, one order book per delivery interval.
 
     Parameters
@@ -100,10 +100,7 @@ class ContinuousMarket(Market):
 
     def __init__(self, price_cap: float = 3000.0, reserve_mw: float = 0.0,
                  reserve_fraction_of_load: float = 0.0, reserve_largest_unit: bool = False):
-        self.price_cap = float(price_cap)
-        self.reserve_mw = float(reserve_mw)
-        self.reserve_fraction_of_load = float(reserve_fraction_of_load)
-        self.reserve_largest_unit = bool(reserve_largest_unit)
+        super().__init__(price_cap, reserve_mw, reserve_fraction_of_load, reserve_largest_unit)
         self._sessions: dict[int, _Session] = {}
 
     # ------------------------------------------------------------- trading
@@ -177,9 +174,7 @@ class ContinuousMarket(Market):
             awards[name] = awards.get(name, 0.0) + quantity_mw
         volume_mw = math.fsum(t.quantity_mw for t in session.trades)
         book = session.book
-        required_mw = reserve_requirement_mw(session.offers, session.bids, self.price_cap,
-                                             self.reserve_mw, self.reserve_fraction_of_load,
-                                             self.reserve_largest_unit)
+        required_mw = self.required_reserve_mw(session.offers, session.bids)
         headroom_mw = book.depth_mw("sell")
         return Clearing(
             price=self._price(session, volume_mw, fallback_price),

@@ -22,8 +22,8 @@ from market_control.auction import double_auction
 from market_control.base import Clearing, Market, for_interval
 from market_control.dispatch import Generator, Solution, TransferLimits, solve_dispatch
 
-__all__ = ["DoubleAuctionMarket", "EconomicDispatchMarket", "NoMarket", "reserve_requirement_mw",
-           "NOT_A_UNIT"]
+__all__ = ["DoubleAuctionMarket", "EconomicDispatchMarket", "NoMarket", "ReserveMarket",
+           "reserve_requirement_mw", "NOT_A_UNIT"]
 
 #: Participants that are not generating units for ``largest_unit``: the
 #: upstream grid's import offer is an interconnection, not a unit.
@@ -67,20 +67,9 @@ def reserve_requirement_mw(
     return required_mw
 
 
-class NoMarket(Market):
-    """No market: every interval clears nothing, at price 0 [per MWh]."""
-
-    def clear(self, interval_start_ms: int, offers: Sequence[Offer], bids: Sequence[Bid]) -> Clearing:
-        return Clearing(price=0.0, quantity_mw=0.0, awards={}, marginal="null")
-
-
-class DoubleAuctionMarket(Market):
-    """Uniform-price double auction (:func:`market_control.double_auction`).
-
-    The auction clears energy only; the reserve requirement is reported,
-    not enforced: ``reserve_mw`` of the clearing is the offered capacity
-    left unaccepted, ``reserve_shortfall_mw`` what it lacks against the
-    requirement of :func:`reserve_requirement_mw`.
+class ReserveMarket(Market):
+    """A market with a price cap and an upward reserve requirement
+    (:func:`reserve_requirement_mw`), shared by the mechanisms that report it.
 
     Parameters
     ----------
@@ -97,18 +86,46 @@ class DoubleAuctionMarket(Market):
         self.reserve_fraction_of_load = float(reserve_fraction_of_load)
         self.reserve_largest_unit = bool(reserve_largest_unit)
 
+    def required_reserve_mw(self, offers: Sequence[Offer], bids: Sequence[Bid]) -> float:
+        """The interval's reserve requirement [MW] (:func:`reserve_requirement_mw`)."""
+        return reserve_requirement_mw(offers, bids, self.price_cap, self.reserve_mw,
+                                      self.reserve_fraction_of_load, self.reserve_largest_unit)
+
+
+class NoMarket(Market):
+    """No market: every interval clears nothing, at price 0 [per MWh]."""
+
+    def clear(self, interval_start_ms: int, offers: Sequence[Offer], bids: Sequence[Bid]) -> Clearing:
+        return Clearing(price=0.0, quantity_mw=0.0, awards={}, marginal="null")
+
+
+class DoubleAuctionMarket(ReserveMarket):
+    """Uniform-price double auction (:func:`market_control.double_auction`).
+
+    The auction clears energy only; the reserve requirement is reported,
+    not enforced: ``reserve_mw`` of the clearing is the offered capacity
+    left unaccepted, ``reserve_shortfall_mw`` what it lacks against the
+    requirement of :func:`reserve_requirement_mw`.
+
+    Parameters
+    ----------
+    price_cap : float
+        Price limit [per MWh]; a bid at it is unresponsive load.
+    reserve_mw, reserve_fraction_of_load, reserve_largest_unit :
+        Reserve requirement, see :func:`reserve_requirement_mw`.
+    """
+
     def clear(self, interval_start_ms: int, offers: Sequence[Offer], bids: Sequence[Bid]) -> Clearing:
         offers = for_interval(interval_start_ms, offers)
         bids = for_interval(interval_start_ms, bids)
         clearing = double_auction(offers, bids, self.price_cap)
-        required_mw = reserve_requirement_mw(offers, bids, self.price_cap, self.reserve_mw,
-                                             self.reserve_fraction_of_load, self.reserve_largest_unit)
+        required_mw = self.required_reserve_mw(offers, bids)
         headroom_mw = sum(o.quantity_mw for o in offers) - sum(clearing.offers_accepted_mw)
         return replace(clearing, reserve_required_mw=required_mw, reserve_mw=headroom_mw,
                        reserve_shortfall_mw=max(required_mw - headroom_mw, 0.0))
 
 
-class EconomicDispatchMarket(Market):
+class EconomicDispatchMarket(ReserveMarket):
     """Offers and bids cleared by least-cost dispatch (:func:`market_control.economic_dispatch`).
 
     Each offer becomes a unit with linear cost ``price·P`` [per h] over
@@ -144,11 +161,8 @@ class EconomicDispatchMarket(Market):
         reserve_fraction_of_load: float = 0.0,
         reserve_largest_unit: bool = False,
     ):
-        self.price_cap = float(price_cap)
-        self.reserve_mw = float(reserve_mw)
+        super().__init__(price_cap, reserve_mw, reserve_fraction_of_load, reserve_largest_unit)
         self.transfer_limits = dict(transfer_limits) if transfer_limits is not None else None
-        self.reserve_fraction_of_load = float(reserve_fraction_of_load)
-        self.reserve_largest_unit = bool(reserve_largest_unit)
 
     def clear(self, interval_start_ms: int, offers: Sequence[Offer], bids: Sequence[Bid]) -> Clearing:
         zonal = self.transfer_limits is not None
@@ -171,9 +185,7 @@ class EconomicDispatchMarket(Market):
             zone = bids[k].area if zonal else None
             demand_mw[zone] = demand_mw.get(zone, 0.0) + bids[k].quantity_mw
         live_offers = [offers[k] for k in offer_ix]
-        reserve_mw = reserve_requirement_mw(live_offers, [bids[k] for k in bid_ix], self.price_cap,
-                                            self.reserve_mw, self.reserve_fraction_of_load,
-                                            self.reserve_largest_unit)
+        reserve_mw = self.required_reserve_mw(live_offers, [bids[k] for k in bid_ix])
         demand = demand_mw if zonal else demand_mw.get(None, 0.0)
         solution = solve_dispatch(units, demand, reserve_mw, self.transfer_limits, self.price_cap)
         offers_mw = [0.0] * len(offers)
