@@ -37,7 +37,7 @@ def _flexible(data: dict, unit_id: str, loads: list[str], customer_class: str, *
                           "params": {"customer_class": customer_class, **params}})
 
 
-def _run(data: dict, hook=None):
+def _run(data: dict, hook=None, trace: bool = True):
     """Build, let ``hook(rt)`` attach to the runtime, run; return (rt, frames, summary, events)."""
     from hierarchy.outputs.summary import summarize
     from hierarchy.scenario import load_scenario
@@ -45,7 +45,7 @@ def _run(data: dict, hook=None):
     from hierarchy.sim.engine import Engine
 
     scenario = load_scenario(data)
-    rt = build(scenario, trace=True)
+    rt = build(scenario, trace=trace)
     if hook is not None:
         hook(rt)
     with warnings.catch_warnings():

@@ -23,6 +23,7 @@ from hierarchy.messages import Bid, Offer
 from market_control import double_auction
 from market_control.settlement import dual_imbalance_price
 from tests.conftest import quickstart_dict
+from tests.test_market_sim import _run as run_built
 
 HOUR_MS = 3_600_000
 LATENCY_MS = 5_000
@@ -41,20 +42,17 @@ def _scenario(duration: str = "12h", forecast=None, **market) -> dict:
 
 def _run(data: dict, hook=None):
     """Build, let ``hook(rt)`` attach, run; return (rt, frames, summary, events)."""
-    from hierarchy.outputs.summary import summarize
-    from hierarchy.scenario import load_scenario
-    from hierarchy.sim.build import build
-    from hierarchy.sim.engine import Engine
+    return run_built(data, hook, trace=False)
 
-    scenario = load_scenario(data)
-    rt = build(scenario)
-    if hook is not None:
-        hook(rt)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Engine(rt).run()
-    frames = rt.recorder.frames(scenario.time.start, rt.step_ms)
-    return rt, frames, summarize(rt, 1.0, True), rt.recorder.events_frame(scenario.time.start)
+
+def traded_position_mw(trades: pd.DataFrame, columns, day_ahead: pd.DataFrame, t) -> pd.Series:
+    """Each participant's position in interval ``t`` [MW, sold positive]: the
+    net of its trades plus its day-ahead award."""
+    net = (trades.groupby("seller")["quantity_mw"].sum().reindex(columns, fill_value=0.0)
+           - trades.groupby("buyer")["quantity_mw"].sum().reindex(columns, fill_value=0.0))
+    if t in day_ahead.index:
+        net = net + day_ahead.loc[t].reindex(columns, fill_value=0.0)
+    return net
 
 
 def _ms(frame_index, start) -> list[int]:
@@ -198,10 +196,7 @@ def test_continuous_trading_records_trades_with_their_arrival_times():
     prices = frames["market_price"]["system"]
     for t in awards.index:
         mine = trades[trades["delivery"] == t]
-        net = (mine.groupby("seller")["quantity_mw"].sum().reindex(awards.columns, fill_value=0.0)
-               - mine.groupby("buyer")["quantity_mw"].sum().reindex(awards.columns, fill_value=0.0))
-        if t in day_ahead.index:
-            net = net + day_ahead.loc[t].reindex(awards.columns, fill_value=0.0)
+        net = traded_position_mw(mine, awards.columns, day_ahead, t)
         assert awards.loc[t].to_numpy() == pytest.approx(net.to_numpy(), abs=1e-9)
         if len(mine):
             vwap = (mine["quantity_mw"] * mine["price"]).sum() / mine["quantity_mw"].sum()

@@ -21,7 +21,6 @@ per-interval double auction. References:
 from __future__ import annotations
 
 import copy
-import re
 import warnings
 from pathlib import Path
 
@@ -33,6 +32,8 @@ import hierarchy
 from hierarchy.sim.security import SecurityStep
 from market_control.settlement import dual_imbalance_price
 from tests.test_grid_security import _runpp
+from tests.test_market_stages_sim import traded_position_mw
+from tests.test_security_sim import _moves
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY_AHEAD = {"gate_closure": "12:00", "slot": "1h", "horizon": "24h"}
@@ -105,15 +106,6 @@ def test_schedules_violate_line0_and_the_redispatched_ones_hold(fixture, request
         assert (line0 <= LIMIT + 1e-3 and rest) or row["security_unresolved"] > 0, (start_ms, line0)
 
 
-def _moves(result) -> pd.DataFrame:
-    """The redispatch events as rows: interval, participant, MW, label, price."""
-    events = result.events[result.events["kind"] == "redispatch"]
-    pattern = r"interval (\S+ \S+): ([+-][0-9.]+) MW \((.*) at ([0-9.]+)/MWh\)"
-    rows = [(*re.match(pattern, d).groups(), t) for d, t in zip(events["detail"], events["target"])]
-    moves = pd.DataFrame(rows, columns=["interval", "mw", "label", "price", "participant"])
-    return moves.astype({"mw": float, "price": float})
-
-
 @pytest.mark.parametrize("fixture", ["continuous", "auction"])
 def test_contract_before_involuntary_and_by_priority(fixture, request):
     result, _ = request.getfixturevalue(fixture)
@@ -138,10 +130,7 @@ def test_continuous_check_moves_positions_not_trades(continuous):
     assert len(moved) >= 5
     for t in awards.index:
         mine = trades[trades["delivery"] == t]
-        net = (mine.groupby("seller")["quantity_mw"].sum().reindex(awards.columns, fill_value=0.0)
-               - mine.groupby("buyer")["quantity_mw"].sum().reindex(awards.columns, fill_value=0.0))
-        if t in day_ahead.index:
-            net = net + day_ahead.loc[t].reindex(awards.columns, fill_value=0.0)
+        net = traded_position_mw(mine, awards.columns, day_ahead, t)
         change = redispatch.loc[t].reindex(awards.columns, fill_value=0.0) if t in redispatch.index else 0.0
         assert (awards.loc[t] - change).to_numpy() == pytest.approx(net.to_numpy(), abs=1e-9)
         assert awards.loc[t].sum() == pytest.approx(0.0, abs=1e-9)  # still balanced
